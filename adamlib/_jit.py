@@ -1,0 +1,88 @@
+"""The one place where adamlib decides how Numba compiles its code.
+
+Every compiled function in adamlib goes through :func:`scalar` (tiny functions inlined into
+the kernels) or :func:`kernel` (fused loops over flat arrays). The choices made here:
+
+* ``fastmath`` allows contraction into FMA, reassociation and reciprocal tricks, but **never**
+  ``nnan``/``ninf``: those would let LLVM delete NaN and infinity handling, and a NaN gradient
+  must reach the parameters exactly as it does in numpy and torch.
+* ``error_model="numpy"``: a division by zero yields ``inf``/``nan`` like numpy instead of raising
+  ``ZeroDivisionError`` from inside a kernel, half-way through an update.
+* ``cache=True`` when a writable cache directory exists; when none does (adamlib installed on a
+  read-only file system, say) the library compiles in memory instead of failing at import.
+* Each kernel exists twice, serial and multi-threaded (``prange``); :class:`Kernel` picks one by
+  the array size, because starting threads costs microseconds that small arrays cannot repay.
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+
+import numba
+
+FASTMATH = frozenset({"contract", "reassoc", "nsz", "arcp", "afn"})
+"""LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
+
+PARALLEL_THRESHOLD = 200_000
+"""Arrays with at least this many elements are updated by the multi-threaded kernel.
+
+Measured with ``benchmarks/threshold.py`` on the 2-core development machine: below about
+2·10⁵ elements the fork/join cost of Numba's thread pool exceeds the time saved.
+"""
+
+_options = dict(fastmath=set(FASTMATH), error_model="numpy", nogil=True)
+
+
+def _caching_jit(py_func, **options):
+    """``numba.njit(py_func, cache=True, ...)``, or without the disk cache where none is writable."""
+    try:
+        return numba.njit(cache=True, **_options, **options)(py_func)
+    except (RuntimeError, OSError) as exc:  # numba: "no locator available for file ..."
+        warnings.warn(
+            f"adamlib: Numba cannot cache {py_func.__qualname__} on disk ({exc}); "
+            "compiling in memory instead.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return numba.njit(cache=False, **_options, **options)(py_func)
+
+
+def scalar(py_func):
+    """Compile a scalar building block, inlined into every kernel that calls it."""
+    return _caching_jit(py_func, inline="always")
+
+
+class Kernel:
+    """A fused loop compiled twice: serially, and multi-threaded with ``prange``.
+
+    Calling the kernel picks the variant by the length of its first argument. Both variants
+    compute element by element, so their results are bit-identical.
+    """
+
+    def __init__(self, py_func):
+        self.py_func = py_func
+        self.__doc__ = py_func.__doc__
+        self.__name__ = py_func.__name__
+        self.parallel = _caching_jit(py_func, parallel=True)
+        # Numba names its cache files after the function's qualified name, not its compile
+        # options: give the serial twin a name of its own so the two never overwrite each other.
+        twin = types.FunctionType(
+            py_func.__code__, py_func.__globals__, py_func.__name__ + "_serial",
+            py_func.__defaults__, py_func.__closure__,
+        )
+        twin.__qualname__ = py_func.__qualname__ + "_serial"
+        twin.__module__ = py_func.__module__
+        self.serial = _caching_jit(twin)
+
+    def __call__(self, first, *args):
+        variant = self.parallel if first.shape[0] >= PARALLEL_THRESHOLD else self.serial
+        return variant(first, *args)
+
+    def __repr__(self):
+        return f"<adamlib kernel {self.__name__}>"
+
+
+def kernel(py_func) -> Kernel:
+    """Decorator: turn a loop over flat 1-D arrays into a serial/parallel :class:`Kernel`."""
+    return Kernel(py_func)

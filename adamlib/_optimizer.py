@@ -1,0 +1,286 @@
+"""The base class: parameter groups, state, validation and state dicts, as in ``torch.optim``.
+
+Subclasses say three things: which hyperparameters a group takes and how to check them
+(:meth:`Optimizer._check_group`), which state a parameter needs (:meth:`Optimizer._new_state`)
+and how one parameter is updated (:meth:`Optimizer._update`, which calls a fused kernel).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ._kernels import nonfinite_count
+from ._validation import (
+    MemoryMap,
+    NonFiniteGradientError,
+    check_array,
+    check_flag,
+    describe,
+)
+
+_EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.float32, np.float64)}
+
+
+def empty_like(param: np.ndarray) -> np.ndarray:
+    """A shared zero-length array of ``param``'s dtype, for the buffers an option leaves unused."""
+    return _EMPTY[param.dtype.type]
+
+
+class Optimizer:
+    """Base class of adamlib's optimizers (the API of ``torch.optim.Optimizer``).
+
+    Parameters
+    ----------
+    params : sequence of numpy arrays, or sequence of dicts
+        The arrays to optimise (float32 or float64, C-contiguous, writeable), updated in place;
+        or parameter groups: dicts with a ``"params"`` list and per-group options that override
+        ``defaults``.
+    defaults : dict
+        The default hyperparameters of every group.
+    check_finite : bool, default False
+        By default a NaN or infinite gradient propagates into the parameters and state, as in
+        numpy and torch. With ``check_finite=True`` such a step raises
+        :class:`NonFiniteGradientError` and changes nothing.
+
+    Attributes
+    ----------
+    param_groups : list of dict
+        Mutable, as in torch: schedules set ``group["lr"]`` between steps.
+    state : dict of int to dict
+        Per-parameter state, keyed by the parameter's position over all groups.
+    """
+
+    def __init__(self, params, defaults: dict, *, check_finite: bool = False):
+        check_flag("check_finite", check_finite)
+        self.defaults = dict(defaults)
+        self.check_finite = check_finite
+        self.param_groups: list[dict] = []
+        self.state: dict[int, dict] = {}
+        self._flat: dict[int, tuple] = {}
+        if isinstance(params, np.ndarray):
+            raise TypeError(
+                "params must be a sequence of arrays or of dicts, not a single array; "
+                "wrap it in a list: [param]"
+            )
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ------------------------------------------------------------------ groups and state
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {key}: {value!r}" for key, value in sorted(group.items()) if key != "params"]
+        return "\n".join(lines + [")"])
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        """Every parameter, in the order of their state indices."""
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options, as ``torch.optim`` does."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        if isinstance(params, np.ndarray):
+            params = [params]
+        if params is None or len(params) == 0:
+            raise ValueError("a parameter group needs a non-empty 'params' list")
+        group["params"] = list(params)
+        index = len(self.param_groups)
+        for key in group:
+            if key != "params" and key not in self.defaults:
+                raise ValueError(
+                    f"param_groups[{index}] has unknown option {key!r}; "
+                    f"{type(self).__name__} takes {sorted(self.defaults)}"
+                )
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        for j, p in enumerate(group["params"]):
+            check_array(p, f"param_groups[{index}]['params'][{j}]", writeable=True)
+        self._check_group(group, index)
+        self.param_groups.append(group)
+        try:
+            self._memory = self._memory_map()
+        except ValueError:
+            self.param_groups.pop()
+            raise
+
+    def _memory_map(self) -> MemoryMap:
+        named = [(f"parameter {i}", p) for i, p in enumerate(self.params)]
+        for i, state in self.state.items():
+            named += [(f"state[{i}][{k!r}]", v) for k, v in state.items() if isinstance(v, np.ndarray)]
+        return MemoryMap(named)
+
+    def _check_group(self, group: dict, index: int) -> None:
+        """Raise if a hyperparameter of ``group`` is invalid. Overridden by each optimizer."""
+        raise NotImplementedError
+
+    def _new_state(self, group: dict, param: np.ndarray) -> dict:
+        """The state of a parameter before its first step. Overridden by each optimizer."""
+        raise NotImplementedError
+
+    def _update(self, group: dict, param: np.ndarray, grad: np.ndarray, state: dict, flat: dict) -> None:
+        """Advance ``state["step"]`` and update one flat parameter in place. Overridden."""
+        raise NotImplementedError
+
+    def _register(self, index: int, state: dict) -> None:
+        self.state[index] = state
+        self._flat[index] = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
+
+    # ------------------------------------------------------------------ the step
+    def step(self, grads) -> None:
+        """Update every parameter in place from its gradient.
+
+        Parameters
+        ----------
+        grads : sequence of numpy arrays (or None)
+            One gradient per parameter, in the order of :attr:`params`, each of the
+            parameter's shape and dtype. ``None`` skips that parameter, like a torch parameter
+            whose ``.grad`` is None.
+
+        Raises
+        ------
+        TypeError, ValueError
+            When a gradient or a hyperparameter is invalid; nothing has been changed then.
+        NonFiniteGradientError
+            With ``check_finite=True``, when a gradient is not finite; nothing changed.
+        """
+        created = False
+        for group, index, param, grad in self._validated(grads):
+            if index not in self.state:
+                self._register(index, self._new_state(group, param))
+                created = True
+            self._update(group, param.reshape(-1), grad.reshape(-1), self.state[index], self._flat[index])
+        if created:  # new state buffers: gradients must not alias them either
+            self._memory = self._memory_map()
+
+    def _validated(self, grads) -> list[tuple]:
+        """Check the whole step; return (group, index, param, grad) for the parameters to update."""
+        if isinstance(grads, np.ndarray) or not hasattr(grads, "__len__"):
+            raise TypeError("grads must be a sequence with one array (or None) per parameter")
+        params = self.params
+        if len(grads) != len(params):
+            raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
+        for g_index, group in enumerate(self.param_groups):
+            self._check_group(group, g_index)
+        work = []
+        index = 0
+        for group in self.param_groups:
+            for param in group["params"]:
+                grad = grads[index]
+                if grad is not None:
+                    role = f"grads[{index}]"
+                    check_array(grad, role, writeable=False)
+                    if grad.dtype != param.dtype or grad.shape != param.shape:
+                        raise ValueError(
+                            f"{role} is a {describe(grad)} but parameter {index} is a {describe(param)}"
+                        )
+                    shared = self._memory.overlapping(grad)
+                    if shared is not None:
+                        raise ValueError(f"{role} shares memory with {shared}; pass a separate gradient array")
+                    if self.check_finite:
+                        bad = nonfinite_count(grad.reshape(-1))
+                        if bad:
+                            raise NonFiniteGradientError(
+                                f"{role} has {bad} non-finite value(s); step refused, nothing changed"
+                            )
+                    work.append((group, index, param, grad))
+                index += 1
+        return work
+
+    # ------------------------------------------------------------------ state dicts
+    def state_dict(self) -> dict:
+        """A snapshot of the optimizer: plain numpy arrays and Python values.
+
+        Same layout as torch's: ``{"state": {index: {...}}, "param_groups": [{..., "params":
+        [indices]}]}``, plus ``"optimizer"``, the class name, checked on load. Unlike torch's,
+        the arrays are copies, so later steps do not change a snapshot already taken.
+        """
+        groups, start = [], 0
+        for group in self.param_groups:
+            entry = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            entry["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(entry)
+        state = {
+            i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            for i, s in sorted(self.state.items())
+        }
+        return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a snapshot taken by :meth:`state_dict` (validated whole before any change).
+
+        State arrays must have their parameter's shape; they are copied and cast to the
+        parameter's dtype, as torch does.
+        """
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError("not an optimizer state dict: needs 'state' and 'param_groups'")
+        name = state_dict.get("optimizer", type(self).__name__)
+        if name != type(self).__name__:
+            raise ValueError(f"state dict is from {name}, cannot load it into {type(self).__name__}")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"state dict has {len(saved_groups)} parameter groups, optimizer has {len(self.param_groups)}"
+            )
+        groups = []
+        for g_index, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"param_groups[{g_index}] has {len(saved['params'])} parameters in the state dict "
+                    f"but {len(group['params'])} in the optimizer"
+                )
+            unknown = set(saved) - set(self.defaults) - {"params"}
+            if unknown:
+                raise ValueError(f"param_groups[{g_index}] in the state dict has unknown options {sorted(unknown)}")
+            new = {**group, **{k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}}
+            if "betas" in new:
+                new["betas"] = tuple(new["betas"])
+            self._check_group(new, g_index)
+            groups.append(new)
+        owner = {}  # saved index -> (our index, its new group, the parameter)
+        for saved, new in zip(saved_groups, groups):
+            for saved_index, param in zip(saved["params"], new["params"]):
+                owner[saved_index] = (len(owner), new, param)
+        states = {}
+        for saved_index, saved_state in state_dict["state"].items():
+            if saved_index not in owner:
+                raise ValueError(f"state dict has state for parameter {saved_index}, which no group lists")
+            i, group, param = owner[saved_index]
+            expected = self._new_state(group, param)
+            if set(saved_state) != set(expected):
+                raise ValueError(
+                    f"state of parameter {i} has keys {sorted(saved_state)}, "
+                    f"{type(self).__name__} expects {sorted(expected)}"
+                )
+            restored = {}
+            for key, value in saved_state.items():
+                if isinstance(expected[key], np.ndarray):
+                    value = np.asarray(value)
+                    if value.shape != expected[key].shape:
+                        raise ValueError(
+                            f"state[{i}][{key!r}] has shape {value.shape}, parameter {i} has shape {param.shape}"
+                        )
+                    restored[key] = np.array(value, dtype=param.dtype, order="C", copy=True)
+                else:
+                    restored[key] = type(expected[key])(value)
+            states[i] = restored
+        # Everything checked: now commit.
+        for group, new in zip(self.param_groups, groups):
+            group.clear()
+            group.update(new)
+        self.state.clear()
+        self._flat.clear()
+        for i, s in states.items():
+            self._register(i, s)
+        self._memory = self._memory_map()
