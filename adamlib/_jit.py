@@ -16,6 +16,9 @@ the kernels) or :func:`kernel` (fused loops over flat arrays). The choices made 
 
 from __future__ import annotations
 
+import functools
+import os
+import tempfile
 import types
 import warnings
 
@@ -34,18 +37,43 @@ Measured with ``benchmarks/threshold.py`` on the 2-core development machine: bel
 _options = dict(fastmath=set(FASTMATH), error_model="numpy", nogil=True)
 
 
-def _caching_jit(py_func, **options):
-    """``numba.njit(py_func, cache=True, ...)``, or without the disk cache where none is writable."""
+@functools.lru_cache(maxsize=None)
+def _cache_directory_problem(path: str) -> str | None:
+    """Why Numba could not write its cache files to ``path``, or None if it can."""
     try:
-        return numba.njit(cache=True, **_options, **options)(py_func)
-    except (RuntimeError, OSError) as exc:  # numba: "no locator available for file ..."
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        return f"{path} is not writable ({exc.strerror or exc})"
+    return None
+
+
+def _caching_jit(py_func, **options):
+    """``numba.njit(py_func, cache=True, ...)``, or without the disk cache where none is writable.
+
+    Numba looks for a cache directory when a function is decorated, but some of its locators
+    (the one for zipped packages among them) only find out at the first call that they cannot
+    write; both cases are caught here, at import, so a read-only installation still runs.
+    """
+    try:
+        dispatcher = numba.njit(cache=True, **_options, **options)(py_func)
+        problem = _cache_directory_problem(dispatcher._cache._cache_path)
+    except (RuntimeError, OSError) as exc:  # numba: "cannot cache function ...: no locator"
+        problem = str(exc)
+    if problem is None:
+        return dispatcher
+    if problem not in _reported:
+        _reported.add(problem)
         warnings.warn(
-            f"adamlib: Numba cannot cache {py_func.__qualname__} on disk ({exc}); "
-            "compiling in memory instead.",
+            f"adamlib: Numba cannot cache compiled kernels on disk ({problem}); "
+            "compiling them in memory instead, once per process.",
             RuntimeWarning,
             stacklevel=3,
         )
-        return numba.njit(cache=False, **_options, **options)(py_func)
+    return numba.njit(cache=False, **_options, **options)(py_func)
+
+
+_reported: set[str] = set()
 
 
 def scalar(py_func):
