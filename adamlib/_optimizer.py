@@ -1,8 +1,13 @@
 """The base class: parameter groups, state, validation and state dicts, as in ``torch.optim``.
 
-Subclasses say three things: which hyperparameters a group takes and how to check them
-(:meth:`Optimizer._check_group`), which state a parameter needs (:meth:`Optimizer._new_state`)
-and how one parameter is updated (:meth:`Optimizer._update`, which calls a fused kernel).
+Subclasses say four things: which hyperparameters a group takes and how to check them
+(:meth:`Optimizer._check_group`), which state a parameter needs (:meth:`Optimizer._new_state`),
+which fused kernel updates a parameter and on which buffers (:meth:`Optimizer._operands`), and
+the kernel's scalar arguments for the current step (:meth:`Optimizer._scalars`).
+
+A step costs one kernel call per parameter plus a little Python: hyperparameters are re-checked
+only when a group changed, and the scalars of a step are computed once per group, dtype and
+step count, not once per parameter.
 """
 
 from __future__ import annotations
@@ -58,7 +63,8 @@ class Optimizer:
         self.check_finite = check_finite
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}
-        self._flat: dict[int, tuple] = {}
+        self._operands_of: dict[int, tuple] = {}  # index -> (kernel, flat param, flat buffers)
+        self._checked: list = []  # the group options last validated, per group
         if isinstance(params, np.ndarray):
             raise TypeError(
                 "params must be a sequence of arrays or of dicts, not a single array; "
@@ -114,6 +120,15 @@ class Optimizer:
             self.param_groups.pop()
             raise
 
+    def _check_changed_groups(self) -> None:
+        """Validate the options of every group changed since it was last validated."""
+        del self._checked[len(self.param_groups):]
+        for index, group in enumerate(self.param_groups):
+            options = [(k, v) for k, v in group.items() if k != "params"]
+            if index >= len(self._checked) or self._checked[index] != options:
+                self._check_group(group, index)
+                self._checked[index:index + 1] = [copy.deepcopy(options)]
+
     def _memory_map(self) -> MemoryMap:
         named = [(f"parameter {i}", p) for i, p in enumerate(self.params)]
         for i, state in self.state.items():
@@ -128,13 +143,24 @@ class Optimizer:
         """The state of a parameter before its first step. Overridden by each optimizer."""
         raise NotImplementedError
 
-    def _update(self, group: dict, param: np.ndarray, grad: np.ndarray, state: dict, flat: dict) -> None:
-        """Advance ``state["step"]`` and update one flat parameter in place. Overridden."""
+    def _operands(self, state: dict, flat: dict) -> tuple:
+        """``(kernel, buffers)``: the fused kernel for a parameter with this state, and the flat
+        state buffers it takes after ``(param, grad)``. Overridden by each optimizer."""
         raise NotImplementedError
 
-    def _register(self, index: int, state: dict) -> None:
+    def _advance(self, group: dict, state: dict) -> None:
+        """Advance a parameter's scalar state by one step (the step count, by default)."""
+        state["step"] += 1
+
+    def _scalars(self, group: dict, state: dict, dtype: type) -> tuple:
+        """The kernel's arguments after its buffers, for this step, cast to ``dtype``. Overridden."""
+        raise NotImplementedError
+
+    def _register(self, index: int, param: np.ndarray, state: dict) -> None:
         self.state[index] = state
-        self._flat[index] = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
+        flat = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
+        kernel, buffers = self._operands(state, flat)
+        self._operands_of[index] = (kernel, param.reshape(-1), buffers)
 
     # ------------------------------------------------------------------ the step
     def step(self, grads) -> None:
@@ -155,11 +181,20 @@ class Optimizer:
             With ``check_finite=True``, when a gradient is not finite; nothing changed.
         """
         created = False
-        for group, index, param, grad in self._validated(grads):
+        scalars_of = {}
+        for g_index, group, index, param, grad in self._validated(grads):
             if index not in self.state:
-                self._register(index, self._new_state(group, param))
+                self._register(index, param, self._new_state(group, param))
                 created = True
-            self._update(group, param.reshape(-1), grad.reshape(-1), self.state[index], self._flat[index])
+            state = self.state[index]
+            self._advance(group, state)
+            kernel, flat_param, buffers = self._operands_of[index]
+            key = (g_index, kernel, param.dtype.char,
+                   *(v for v in state.values() if not isinstance(v, np.ndarray)))
+            scalars = scalars_of.get(key)
+            if scalars is None:
+                scalars = scalars_of[key] = self._scalars(group, state, param.dtype.type)
+            kernel(flat_param, grad.reshape(-1), *buffers, *scalars)
         if created:  # new state buffers: gradients must not alias them either
             self._memory = self._memory_map()
 
@@ -170,11 +205,10 @@ class Optimizer:
         params = self.params
         if len(grads) != len(params):
             raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
-        for g_index, group in enumerate(self.param_groups):
-            self._check_group(group, g_index)
+        self._check_changed_groups()
         work = []
         index = 0
-        for group in self.param_groups:
+        for g_index, group in enumerate(self.param_groups):
             for param in group["params"]:
                 grad = grads[index]
                 if grad is not None:
@@ -193,7 +227,7 @@ class Optimizer:
                             raise NonFiniteGradientError(
                                 f"{role} has {bad} non-finite value(s); step refused, nothing changed"
                             )
-                    work.append((group, index, param, grad))
+                    work.append((g_index, group, index, param, grad))
                 index += 1
         return work
 
@@ -280,7 +314,9 @@ class Optimizer:
             group.clear()
             group.update(new)
         self.state.clear()
-        self._flat.clear()
+        self._operands_of.clear()
+        self._checked.clear()
+        params = self.params
         for i, s in states.items():
-            self._register(i, s)
+            self._register(i, params[i], s)
         self._memory = self._memory_map()

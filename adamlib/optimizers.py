@@ -1,8 +1,8 @@
 """The optimizers: torch.optim's names, arguments, defaults and update rules, on numpy arrays.
 
 Each class validates its hyperparameters, keeps per-parameter state in the parameter's own
-dtype, turns the step's scalars into that dtype and calls one fused kernel from
-:mod:`adamlib._kernels` per parameter.
+dtype, and names the fused kernel from :mod:`adamlib._kernels` that updates a parameter and the
+scalars of each step, cast to the parameter's dtype.
 """
 
 from __future__ import annotations
@@ -94,19 +94,18 @@ class SGD(Optimizer):
             state["momentum_buffer"] = np.zeros_like(param)
         return state
 
-    def _update(self, group, param, grad, state, flat):
-        state["step"] += 1
-        dt = param.dtype.type
-        lr, momentum = group["lr"], group["momentum"]
-        if "momentum_buffer" not in flat:
-            _kernels.sgd(param, grad, dt(_sign(group)), dt(group["weight_decay"]), dt(lr))
-            return
-        first = state["step"] == 1
-        _kernels.sgd_momentum(
-            param, grad, flat["momentum_buffer"], dt(_sign(group)), dt(group["weight_decay"]), dt(lr),
-            dt(0.0 if first else momentum), dt(1.0 if first else 1.0 - group["dampening"]),
-            dt(momentum), group["nesterov"],
-        )
+    def _operands(self, state, flat):
+        if "momentum_buffer" in flat:
+            return _kernels.sgd_momentum, (flat["momentum_buffer"],)
+        return _kernels.sgd, ()
+
+    def _scalars(self, group, state, dt):
+        common = (dt(_sign(group)), dt(group["weight_decay"]), dt(group["lr"]))
+        if "momentum_buffer" not in state:
+            return common
+        momentum, first = group["momentum"], state["step"] == 1
+        return common + (dt(0.0 if first else momentum), dt(1.0 if first else 1.0 - group["dampening"]),
+                         dt(momentum), group["nesterov"])
 
 
 class RMSprop(Optimizer):
@@ -159,16 +158,15 @@ class RMSprop(Optimizer):
             state["grad_avg"] = np.zeros_like(param)
         return state
 
-    def _update(self, group, param, grad, state, flat):
-        state["step"] += 1
-        dt = param.dtype.type
-        empty = empty_like(param)
-        _kernels.rmsprop(
-            param, grad, flat["square_avg"], flat.get("grad_avg", empty),
-            flat.get("momentum_buffer", empty), "grad_avg" in flat, "momentum_buffer" in flat,
-            dt(_sign(group)), dt(group["weight_decay"]), dt(group["lr"]), dt(1.0 - group["alpha"]),
-            dt(group["eps"]), dt(group["momentum"]),
-        )
+    def _operands(self, state, flat):
+        empty = empty_like(flat["square_avg"])
+        return _kernels.rmsprop, (flat["square_avg"], flat.get("grad_avg", empty),
+                                  flat.get("momentum_buffer", empty))
+
+    def _scalars(self, group, state, dt):
+        return ("grad_avg" in state, "momentum_buffer" in state, dt(_sign(group)),
+                dt(group["weight_decay"]), dt(group["lr"]), dt(1.0 - group["alpha"]), dt(group["eps"]),
+                dt(group["momentum"]))
 
 
 class Adam(Optimizer):
@@ -224,19 +222,17 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = np.zeros_like(param)
         return state
 
-    def _update(self, group, param, grad, state, flat):
-        state["step"] += 1
-        t = state["step"]
-        dt = param.dtype.type
-        lr = group["lr"]
+    def _operands(self, state, flat):
+        return _kernels.adam, (flat["exp_avg"], flat["exp_avg_sq"],
+                               flat.get("max_exp_avg_sq", empty_like(flat["exp_avg"])))
+
+    def _scalars(self, group, state, dt):
+        t, lr = state["step"], group["lr"]
         beta1, beta2 = group["betas"]
         l2, decay = _weight_decay_terms(group, lr)
-        _kernels.adam(
-            param, grad, flat["exp_avg"], flat["exp_avg_sq"],
-            flat.get("max_exp_avg_sq", empty_like(param)), "max_exp_avg_sq" in flat,
-            dt(_sign(group)), dt(l2), dt(decay), dt(lr), dt(1.0 - beta1), dt(1.0 - beta2),
-            dt(1.0 / bias_correction(beta1, t)), dt(1.0 / bias_correction(beta2, t)), dt(group["eps"]),
-        )
+        return ("max_exp_avg_sq" in state, dt(_sign(group)), dt(l2), dt(decay), dt(lr),
+                dt(1.0 - beta1), dt(1.0 - beta2), dt(1.0 / bias_correction(beta1, t)),
+                dt(1.0 / bias_correction(beta2, t)), dt(group["eps"]))
 
 
 class AdamW(Adam):
@@ -301,15 +297,13 @@ class Adamax(Optimizer):
     def _new_state(self, group, param):
         return {"step": 0, "exp_avg": np.zeros_like(param), "exp_inf": np.zeros_like(param)}
 
-    def _update(self, group, param, grad, state, flat):
-        state["step"] += 1
-        dt = param.dtype.type
+    def _operands(self, state, flat):
+        return _kernels.adamax, (flat["exp_avg"], flat["exp_inf"])
+
+    def _scalars(self, group, state, dt):
         beta1, beta2 = group["betas"]
-        _kernels.adamax(
-            param, grad, flat["exp_avg"], flat["exp_inf"], dt(_sign(group)),
-            dt(group["weight_decay"]), dt(group["lr"]), dt(1.0 - beta1), dt(beta2),
-            dt(1.0 / bias_correction(beta1, state["step"])), dt(group["eps"]),
-        )
+        return (dt(_sign(group)), dt(group["weight_decay"]), dt(group["lr"]), dt(1.0 - beta1),
+                dt(beta2), dt(1.0 / bias_correction(beta1, state["step"])), dt(group["eps"]))
 
 
 class NAdam(Optimizer):
@@ -357,22 +351,22 @@ class NAdam(Optimizer):
         return {"step": 0, "mu_product": 1.0, "exp_avg": np.zeros_like(param),
                 "exp_avg_sq": np.zeros_like(param)}
 
-    def _update(self, group, param, grad, state, flat):
+    def _operands(self, state, flat):
+        return _kernels.nadam, (flat["exp_avg"], flat["exp_avg_sq"])
+
+    def _advance(self, group, state):
         state["step"] += 1
-        t = state["step"]
-        dt = param.dtype.type
-        lr = group["lr"]
+        state["mu_product"] *= nadam_momentum(group["betas"][0], state["step"], group["momentum_decay"])
+
+    def _scalars(self, group, state, dt):
+        t, lr, mu_product = state["step"], group["lr"], state["mu_product"]
         beta1, beta2 = group["betas"]
         mu = nadam_momentum(beta1, t, group["momentum_decay"])
         mu_next = nadam_momentum(beta1, t + 1, group["momentum_decay"])
-        state["mu_product"] *= mu
-        mu_product_next = state["mu_product"] * mu_next
         l2, decay = _weight_decay_terms(group, lr)
-        _kernels.nadam(
-            param, grad, flat["exp_avg"], flat["exp_avg_sq"], dt(_sign(group)), dt(l2), dt(decay),
-            dt(1.0 - beta1), dt(1.0 - beta2), dt(1.0 / bias_correction(beta2, t)), dt(group["eps"]),
-            dt(lr * (1.0 - mu) / (1.0 - state["mu_product"])), dt(lr * mu_next / (1.0 - mu_product_next)),
-        )
+        return (dt(_sign(group)), dt(l2), dt(decay), dt(1.0 - beta1), dt(1.0 - beta2),
+                dt(1.0 / bias_correction(beta2, t)), dt(group["eps"]),
+                dt(lr * (1.0 - mu) / (1.0 - mu_product)), dt(lr * mu_next / (1.0 - mu_product * mu_next)))
 
 
 class RAdam(Optimizer):
@@ -415,18 +409,15 @@ class RAdam(Optimizer):
     def _new_state(self, group, param):
         return {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
 
-    def _update(self, group, param, grad, state, flat):
-        state["step"] += 1
-        t = state["step"]
-        dt = param.dtype.type
-        lr = group["lr"]
+    def _operands(self, state, flat):
+        return _kernels.radam, (flat["exp_avg"], flat["exp_avg_sq"])
+
+    def _scalars(self, group, state, dt):
+        t, lr = state["step"], group["lr"]
         beta1, beta2 = group["betas"]
         rho_inf, rho_t = radam_rho(beta2, t)
         rectified = rho_t > 5.0
         rect_scale = radam_rectification(rho_inf, rho_t) * bias_correction(beta2, t) ** 0.5 if rectified else 1.0
         l2, decay = _weight_decay_terms(group, lr)
-        _kernels.radam(
-            param, grad, flat["exp_avg"], flat["exp_avg_sq"], rectified, dt(_sign(group)), dt(l2),
-            dt(decay), dt(1.0 - beta1), dt(1.0 - beta2), dt(lr / bias_correction(beta1, t)),
-            dt(rect_scale), dt(group["eps"]),
-        )
+        return (rectified, dt(_sign(group)), dt(l2), dt(decay), dt(1.0 - beta1), dt(1.0 - beta2),
+                dt(lr / bias_correction(beta1, t)), dt(rect_scale), dt(group["eps"]))
