@@ -103,9 +103,12 @@ class Kernel:
         twin.__module__ = py_func.__module__
         self.serial = _caching_jit(twin)
 
+    def for_size(self, n: int):
+        """The variant to use for arrays of ``n`` elements."""
+        return self.parallel if n >= PARALLEL_THRESHOLD else self.serial
+
     def __call__(self, first, *args):
-        variant = self.parallel if first.shape[0] >= PARALLEL_THRESHOLD else self.serial
-        return variant(first, *args)
+        return self.for_size(first.shape[0])(first, *args)
 
     def __repr__(self):
         return f"<adamlib kernel {self.__name__}>"

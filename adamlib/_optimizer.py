@@ -13,6 +13,7 @@ step count, not once per parameter.
 from __future__ import annotations
 
 import copy
+import weakref
 
 import numpy as np
 
@@ -129,6 +130,15 @@ class Optimizer:
                 self._check_group(group, index)
                 self._checked[index:index + 1] = [copy.deepcopy(options)]
 
+    @property
+    def _memory(self) -> MemoryMap:
+        return self._memory_of_buffers
+
+    @_memory.setter
+    def _memory(self, memory: MemoryMap) -> None:
+        self._memory_of_buffers = memory
+        self._checked_grads = {}  # index -> weak reference to a gradient checked against it
+
     def _memory_map(self) -> MemoryMap:
         named = [(f"parameter {i}", p) for i, p in enumerate(self.params)]
         for i, state in self.state.items():
@@ -156,11 +166,16 @@ class Optimizer:
         """The kernel's arguments after its buffers, for this step, cast to ``dtype``. Overridden."""
         raise NotImplementedError
 
+    def _scalar_key(self, state: dict):
+        """The scalar state on which :meth:`_scalars` depends (the step count, by default)."""
+        return state["step"]
+
     def _register(self, index: int, param: np.ndarray, state: dict) -> None:
         self.state[index] = state
         flat = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
         kernel, buffers = self._operands(state, flat)
-        self._operands_of[index] = (kernel, param.reshape(-1), buffers)
+        # The size of a parameter never changes: choose the serial or threaded variant once.
+        self._operands_of[index] = (kernel, kernel.for_size(param.size), param.reshape(-1), buffers)
 
     # ------------------------------------------------------------------ the step
     def step(self, grads) -> None:
@@ -181,20 +196,19 @@ class Optimizer:
             With ``check_finite=True``, when a gradient is not finite; nothing changed.
         """
         created = False
-        scalars_of = {}
+        scalars_of = {}  # a step's scalars, computed once per group, kernel, dtype and step count
         for g_index, group, index, param, grad in self._validated(grads):
             if index not in self.state:
                 self._register(index, param, self._new_state(group, param))
                 created = True
             state = self.state[index]
             self._advance(group, state)
-            kernel, flat_param, buffers = self._operands_of[index]
-            key = (g_index, kernel, param.dtype.char,
-                   *(v for v in state.values() if not isinstance(v, np.ndarray)))
+            kernel, variant, flat_param, buffers = self._operands_of[index]
+            key = (g_index, kernel, param.dtype.char, self._scalar_key(state))
             scalars = scalars_of.get(key)
             if scalars is None:
                 scalars = scalars_of[key] = self._scalars(group, state, param.dtype.type)
-            kernel(flat_param, grad.reshape(-1), *buffers, *scalars)
+            variant(flat_param, grad if grad.ndim == 1 else grad.reshape(-1), *buffers, *scalars)
         if created:  # new state buffers: gradients must not alias them either
             self._memory = self._memory_map()
 
@@ -207,29 +221,39 @@ class Optimizer:
             raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
         self._check_changed_groups()
         work = []
+        checked = {}
         index = 0
         for g_index, group in enumerate(self.param_groups):
             for param in group["params"]:
                 grad = grads[index]
                 if grad is not None:
-                    role = f"grads[{index}]"
-                    check_array(grad, role, writeable=False)
-                    if grad.dtype != param.dtype or grad.shape != param.shape:
-                        raise ValueError(
-                            f"{role} is a {describe(grad)} but parameter {index} is a {describe(param)}"
-                        )
-                    shared = self._memory.overlapping(grad)
-                    if shared is not None:
-                        raise ValueError(f"{role} shares memory with {shared}; pass a separate gradient array")
+                    if not (type(grad) is np.ndarray and grad.dtype == param.dtype
+                            and grad.shape == param.shape and grad.flags.c_contiguous):
+                        self._explain_bad_gradient(grad, param, index)
+                    # A gradient array already checked at the last step occupies the same memory.
+                    seen = self._checked_grads.get(index)
+                    if seen is None or seen() is not grad:
+                        shared = self._memory.overlapping(grad)
+                        if shared is not None:
+                            raise ValueError(f"grads[{index}] shares memory with {shared}; "
+                                             "pass a separate gradient array")
+                    checked[index] = weakref.ref(grad)
                     if self.check_finite:
                         bad = nonfinite_count(grad.reshape(-1))
                         if bad:
                             raise NonFiniteGradientError(
-                                f"{role} has {bad} non-finite value(s); step refused, nothing changed"
+                                f"grads[{index}] has {bad} non-finite value(s); step refused, nothing changed"
                             )
                     work.append((g_index, group, index, param, grad))
                 index += 1
+        self._checked_grads = checked
         return work
+
+    @staticmethod
+    def _explain_bad_gradient(grad, param, index: int):
+        role = f"grads[{index}]"
+        check_array(grad, role, writeable=False)
+        raise ValueError(f"{role} is a {describe(grad)} but parameter {index} is a {describe(param)}")
 
     # ------------------------------------------------------------------ state dicts
     def state_dict(self) -> dict:

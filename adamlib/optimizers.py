@@ -358,6 +358,9 @@ class NAdam(Optimizer):
         state["step"] += 1
         state["mu_product"] *= nadam_momentum(group["betas"][0], state["step"], group["momentum_decay"])
 
+    def _scalar_key(self, state):
+        return state["step"], state["mu_product"]
+
     def _scalars(self, group, state, dt):
         t, lr, mu_product = state["step"], group["lr"], state["mu_product"]
         beta1, beta2 = group["betas"]
