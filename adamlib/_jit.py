@@ -27,11 +27,13 @@ import numba
 FASTMATH = frozenset({"contract", "reassoc", "nsz", "arcp", "afn"})
 """LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
 
-PARALLEL_THRESHOLD = 200_000
-"""Arrays with at least this many elements are updated by the multi-threaded kernel.
+PARALLEL_THRESHOLD = {"float32": 16_384, "float64": 4_096}
+"""Arrays with at least this many elements (by dtype) are updated by the multi-threaded kernel.
 
-Measured with ``benchmarks/threshold.py`` on the 2-core development machine: below about
-2·10⁵ elements the fork/join cost of Numba's thread pool exceeds the time saved.
+Measured with the ``threshold`` section of ``benchmarks/run.py`` on the 2-core development
+machine, for the Adam kernel: below these sizes the fork/join cost of Numba's thread pool (a
+few microseconds) exceeds the time the second core saves. float64 crosses over sooner because
+each element costs twice the time (twice the bytes, half the SIMD lanes).
 """
 
 _options = dict(fastmath=set(FASTMATH), error_model="numpy", nogil=True)
@@ -103,12 +105,12 @@ class Kernel:
         twin.__module__ = py_func.__module__
         self.serial = _caching_jit(twin)
 
-    def for_size(self, n: int):
-        """The variant to use for arrays of ``n`` elements."""
-        return self.parallel if n >= PARALLEL_THRESHOLD else self.serial
+    def for_array(self, array):
+        """The variant to use for arrays of the size and dtype of ``array``."""
+        return self.parallel if array.size >= PARALLEL_THRESHOLD[array.dtype.name] else self.serial
 
     def __call__(self, first, *args):
-        return self.for_size(first.shape[0])(first, *args)
+        return self.for_array(first)(first, *args)
 
     def __repr__(self):
         return f"<adamlib kernel {self.__name__}>"

@@ -175,7 +175,7 @@ class Optimizer:
         flat = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
         kernel, buffers = self._operands(state, flat)
         # The size of a parameter never changes: choose the serial or threaded variant once.
-        self._operands_of[index] = (kernel, kernel.for_size(param.size), param.reshape(-1), buffers)
+        self._operands_of[index] = (kernel, kernel.for_array(param), param.reshape(-1), buffers)
 
     # ------------------------------------------------------------------ the step
     def step(self, grads) -> None:

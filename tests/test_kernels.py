@@ -59,10 +59,10 @@ def test_kernel_picks_the_variant_by_size(monkeypatch):
     kernel = _kernels.sgd
     monkeypatch.setattr(kernel, "serial", lambda *a: calls.append("serial"))
     monkeypatch.setattr(kernel, "parallel", lambda *a: calls.append("parallel"))
-    n = _jit.PARALLEL_THRESHOLD
-    for size in (n - 1, n):
-        kernel(np.zeros(size), np.zeros(size), 1.0, 0.0, 0.1)
-    assert calls == ["serial", "parallel"]
+    for dtype, n in _jit.PARALLEL_THRESHOLD.items():
+        for size in (n - 1, n):
+            kernel(np.zeros(size, dtype), np.zeros(size, dtype), 1.0, 0.0, 0.1)
+    assert calls == ["serial", "parallel"] * len(_jit.PARALLEL_THRESHOLD)
 
 
 def test_nonfinite_count():
