@@ -53,9 +53,11 @@ class SGD(Optimizer):
     is − with ``maximize``. Polyak (1964); Sutskever et al. (2013) for the Nesterov form.
 
     Frameworks differ: this is torch's form, in which the buffer sums gradients (its steady
-    state is :math:`g/(1-\mu)`). The "EMA" form :math:`b = \mu b + (1-\mu) g` used by many texts
-    is the same iteration with ``dampening=momentum`` and a learning rate larger by
-    :math:`1/(1-\mu)` — except on the first step, where torch copies the gradient undamped.
+    state is :math:`g/(1-\mu)`). The "EMA" form :math:`b = \mu b + (1-\mu) g`, :math:`\theta
+    \leftarrow \theta - \alpha b` used by many texts gives exactly the iterates of this class
+    with ``lr`` :math:`= \alpha(1-\mu)` and ``dampening=0``, from the first step on. Setting
+    ``dampening=momentum`` instead does *not* reproduce it: torch's first step copies the gradient
+    into the buffer undamped, and that head start never decays out of the weights.
 
     Parameters
     ----------
@@ -320,7 +322,8 @@ class NAdam(Optimizer):
     :math:`\Pi_t` is kept in double precision in ``state["mu_product"]``.
 
     Frameworks differ: torch keeps ``mu_product`` as a tensor of its default dtype (float32
-    unless changed), so its float64 results differ from this class's in the eighth digit.
+    unless changed), so for float64 parameters its scale factors carry float32 rounding (about
+    1e-7 relative); after 300 steps the weights differ from this class's by about 1e-10.
 
     Parameters
     ----------
