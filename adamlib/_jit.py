@@ -92,8 +92,7 @@ class Kernel:
 
     def __init__(self, py_func):
         self.py_func = py_func
-        self.__doc__ = py_func.__doc__
-        self.__name__ = py_func.__name__
+        functools.update_wrapper(self, py_func)  # name, docstring, signature for docs and help()
         self.parallel = _caching_jit(py_func, parallel=True)
         # Numba names its cache files after the function's qualified name, not its compile
         # options: give the serial twin a name of its own so the two never overwrite each other.
