@@ -27,13 +27,15 @@ import numba
 FASTMATH = frozenset({"contract", "reassoc", "nsz", "arcp", "afn"})
 """LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
 
-PARALLEL_THRESHOLD = {"float32": 16_384, "float64": 4_096}
+PARALLEL_THRESHOLD = {"float32": 65_536, "float64": 16_384}
 """Arrays with at least this many elements (by dtype) are updated by the multi-threaded kernel.
 
 Measured with the ``threshold`` section of ``benchmarks/run.py`` on the 2-core development
-machine, for the Adam kernel: below these sizes the fork/join cost of Numba's thread pool (a
-few microseconds) exceeds the time the second core saves. float64 crosses over sooner because
-each element costs twice the time (twice the bytes, half the SIMD lanes).
+machine, for the Adam kernel. Two threads break even with one at about a quarter of these sizes;
+the thresholds sit where the second thread already saves a third of the time, because on a
+machine whose other core is busy a parallel region can wait far longer than the few
+microseconds it costs on an idle one. float64 gets there sooner: each element costs twice the
+time (twice the bytes, half the SIMD lanes).
 """
 
 _options = dict(fastmath=set(FASTMATH), error_model="numpy", nogil=True)
