@@ -210,7 +210,7 @@ def bench_threshold(sizes, dtypes):
             g = rng.standard_normal(n).astype(dtype)
             opt = adamlib.Adam([p])
             opt.step([g])
-            kernel, flat_param, buffers = opt._operands_of[0]
+            kernel, _, flat_param, buffers = opt._operands_of[0]
             scalars = opt._scalars(opt.param_groups[0], opt.state[0], p.dtype.type)
             args = (flat_param, g, *buffers, *scalars)
             med = interleaved({"serial": lambda: kernel.serial(*args),
