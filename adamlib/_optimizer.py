@@ -54,8 +54,9 @@ class Optimizer:
     ----------
     param_groups : list of dict
         Mutable, as in torch: schedules set ``group["lr"]`` between steps.
-    state : dict of int to dict
-        Per-parameter state, keyed by the parameter's position over all groups.
+    state : dict
+        Per-parameter state (a dict of arrays and numbers), keyed by the parameter's position
+        over all groups.
     """
 
     def __init__(self, params, defaults: dict, *, check_finite: bool = False):

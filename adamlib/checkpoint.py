@@ -1,6 +1,6 @@
 """Atomic checkpoints of state dicts (and anything else made of arrays, numbers and strings).
 
-:func:`save` writes a ``.npz`` file: the arrays, plus a JSON description of the nesting
+:func:`adamlib.save` writes a ``.npz`` file: the arrays, plus a JSON description of the nesting
 (dicts, lists, tuples, numbers, strings, None). Floats round-trip exactly, integer dict keys stay
 integers, and nothing is pickled, so loading a checkpoint cannot run code.
 
@@ -73,7 +73,7 @@ def save(path, obj) -> None:
 
 
 def load(path):
-    """Read an object written by :func:`save`."""
+    """Read an object written by :func:`adamlib.save`."""
     with np.load(os.fspath(path), allow_pickle=False) as data:
         if "__tree__" not in data:
             raise ValueError(f"{path} is not an adamlib checkpoint (no '__tree__' entry)")

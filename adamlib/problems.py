@@ -146,13 +146,15 @@ class Quadratic:
     Attributes
     ----------
     dim : int
-    eigenvalues : ndarray of shape (d,)
-    eigenvectors : ndarray of shape (d, d)
-        Column ``i`` is the unit eigenvector of ``eigenvalues[i]`` (:math:`R^\top`).
-    hessian : ndarray of shape (d, d)
-        :math:`A` (read-only).
-    minimizer : ndarray of shape (d,)
-        :math:`x^*` (read-only); :math:`f(x^*) = 0`.
+    eigenvalues : ndarray
+        The :math:`d` eigenvalues of :math:`A`.
+    eigenvectors : ndarray
+        :math:`d \times d`; column ``i`` is the unit eigenvector of ``eigenvalues[i]``
+        (:math:`R^\top`).
+    hessian : ndarray
+        :math:`A`, :math:`d \times d` (read-only).
+    minimizer : ndarray
+        :math:`x^*`, of length :math:`d` (read-only); :math:`f(x^*) = 0`.
     condition_number : float
         :math:`\kappa = \lambda_{\max}/\lambda_{\min}`.
 
@@ -261,9 +263,9 @@ class Rosenbrock:
     ----------
     dim : int
         2.
-    minimizer : ndarray of shape (2,)
+    minimizer : ndarray
         :math:`(a, a^2)` (read-only).
-    start : ndarray of shape (2,)
+    start : ndarray
         The customary starting point :math:`(-1.2, 1)` (a new array each time).
     """
 

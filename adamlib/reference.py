@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 __all__ = ["ALGORITHMS", "DEFAULTS", "init_state", "sgd", "rmsprop", "adam", "adamw", "adamax",
-           "nadam", "radam"]
+           "nadam", "radam", "nadam_momentum", "radam_rho"]
 
 #: Hyperparameter names and defaults of each algorithm, as in ``torch.optim`` (and adamlib).
 DEFAULTS: dict[str, dict] = {
@@ -435,7 +435,7 @@ def radam(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
         \theta_t &= \delta\,\theta_{t-1} - \alpha\,\hat m_t \cdot
             \begin{cases} r_t\, l_t & \rho_t > 5 \\ 1 & \text{otherwise} \end{cases}
 
-    with :math:`\rho_\infty, \rho_t` from :func:`radam_rho` and :math:`d_t`, δ as in
+    with :math:`\rho_\infty, \rho_t` from :func:`adamlib.reference.radam_rho` and :math:`d_t`, δ as in
     :func:`adam`. Symbols: α → ``lr``, β → ``betas``, ε → ``eps``, λ → ``weight_decay``.
     torch's conventions: the switch is at :math:`\rho_t > 5` (the paper: 4), and ε is added to
     the *uncorrected* :math:`\sqrt{v_t}` (the paper has no ε), unlike Adam.

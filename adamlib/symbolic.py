@@ -151,11 +151,11 @@ class Rule:
         — the order of :data:`S`.
     names : tuple of str
         The keywords of :attr:`inputs` (``S`` attribute names), accepted by :meth:`lambdify`.
-    outputs : dict of str to sympy.Expr
-        The values after the step, in terms of :attr:`inputs` only, keyed by the keyword of
+    outputs : dict
+        SymPy expressions of the values after the step, in terms of :attr:`inputs` only, keyed by the keyword of
         the state variable they replace (``"m"``, ``"v"``, …) and ``"theta"`` for the parameter
         (always last).
-    state_keys : dict of str to str
+    state_keys : dict
         Output keyword → adamlib/torch state key (``"m"`` → ``"exp_avg"``, …).
 
     Methods: :meth:`lambdify` (numpy function of the inputs), :meth:`subs` (a new rule, e.g.
