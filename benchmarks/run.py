@@ -126,22 +126,25 @@ def _torch_contenders(cls_name, params, grads, options):
     return contenders
 
 
+def parameter_and_gradient(n, dtype, seed=0):
+    """A random parameter array and gradient of ``n`` elements."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+
+
 def bench_adam(sizes, dtypes):
     rows = []
     for dtype in dtypes:
         for n in sizes:
             log(f"[adam] {np.dtype(dtype).name} n={n:.0e}")
-            rng = np.random.default_rng(0)
-            p = rng.standard_normal(n).astype(dtype)
-            g = rng.standard_normal(n).astype(dtype)
+            p, g = parameter_and_gradient(n, dtype)
             opt = adamlib.Adam([p])
             contenders = {"adamlib": lambda: opt.step([g])}
             m, v = np.zeros_like(p), np.zeros_like(p)
             keep = dtype(0.5)
             contenders["roof"] = lambda: roof(p, g, m, v, keep)
-            if n <= 10**8:
-                state = {"p": p, "g": g, "m": np.zeros_like(p), "v": np.zeros_like(p), "t": 0}
-                contenders["numpy"] = lambda: numpy_adam(state)
+            state = {"p": p, "g": g, "m": np.zeros_like(p), "v": np.zeros_like(p), "t": 0}
+            contenders["numpy"] = lambda: numpy_adam(state)
             contenders.update(_torch_contenders("Adam", [p], [g], {}))
             med = interleaved(contenders, rounds_for(n))
             rows.append({"dtype": np.dtype(dtype).name, "n": n, "seconds": med})
@@ -163,9 +166,7 @@ def bench_algorithms(sizes, dtypes):
         for dtype in dtypes:
             for n in sizes:
                 log(f"[algorithms] {label} {np.dtype(dtype).name} n={n:.0e}")
-                rng = np.random.default_rng(0)
-                p = rng.standard_normal(n).astype(dtype)
-                g = rng.standard_normal(n).astype(dtype)
+                p, g = parameter_and_gradient(n, dtype)
                 opt = getattr(adamlib, cls_name)([p], **options)
                 contenders = {"adamlib": lambda: opt.step([g])}
                 contenders.update(_torch_contenders(cls_name, [p], [g], options))
@@ -205,9 +206,7 @@ def bench_threshold(sizes, dtypes):
     rows = []
     for dtype in dtypes:
         for n in sizes:
-            rng = np.random.default_rng(0)
-            p = rng.standard_normal(n).astype(dtype)
-            g = rng.standard_normal(n).astype(dtype)
+            p, g = parameter_and_gradient(n, dtype)
             opt = adamlib.Adam([p])
             opt.step([g])
             kernel, _, flat_param, buffers = opt._operands_of[0]
