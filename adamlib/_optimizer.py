@@ -65,7 +65,8 @@ class Optimizer:
         self.check_finite = check_finite
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}
-        self._operands_of: dict[int, tuple] = {}  # index -> (kernel, flat param, flat buffers)
+        # index -> (kernel, its serial or threaded variant, flat param, flat state buffers)
+        self._operands_of: dict[int, tuple] = {}
         self._checked: list = []  # the group options last validated, per group
         if isinstance(params, np.ndarray):
             raise TypeError(
