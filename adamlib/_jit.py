@@ -27,15 +27,15 @@ import numba
 FASTMATH = frozenset({"contract", "reassoc", "nsz", "arcp", "afn"})
 """LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
 
-PARALLEL_THRESHOLD = {"float32": 65_536, "float64": 16_384}
+PARALLEL_THRESHOLD = {"float32": 16_384, "float64": 8_192}
 """Arrays with at least this many elements (by dtype) are updated by the multi-threaded kernel.
 
 Measured with the ``threshold`` section of ``benchmarks/run.py`` on the 2-core development
-machine, for the Adam kernel. Two threads break even with one at about a quarter of these sizes;
-the thresholds sit where the second thread already saves a third of the time, because on a
-machine whose other core is busy a parallel region can wait far longer than the few
-microseconds it costs on an idle one. float64 gets there sooner: each element costs twice the
-time (twice the bytes, half the SIMD lanes).
+machine, for the Adam kernel: two threads break even with one at about 10⁴ float32 or 3·10³
+float64 elements, and the thresholds sit just above, where the second thread saves time
+reliably. A model of many mid-sized arrays needs them that low (``benchmarks/run.py``, section
+``model``). float64 crosses over sooner: each element costs twice the time (twice the bytes,
+half the SIMD lanes).
 """
 
 _options = dict(fastmath=set(FASTMATH), error_model="numpy", nogil=True)

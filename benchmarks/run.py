@@ -75,7 +75,7 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def interleaved(contenders: dict, rounds: int, warmup: int = 2, budget: float = 20.0) -> dict:
+def interleaved(contenders: dict, rounds: int, warmup: int = 2, budget: float = 40.0) -> dict:
     """Median seconds per call of each contender, timed round-robin."""
     for _ in range(warmup):
         for fn in contenders.values():
@@ -93,7 +93,8 @@ def interleaved(contenders: dict, rounds: int, warmup: int = 2, budget: float = 
 
 
 def rounds_for(n: int) -> int:
-    return int(min(300, max(5, 3e8 / max(n, 1) / 10)))
+    """Enough rounds for a stable median: many for small arrays, at least 9 for the largest."""
+    return int(min(300, max(9, 3e8 / max(n, 1) / 10)))
 
 
 def _torch_optimizer(cls_name, tensors, options, impl):
