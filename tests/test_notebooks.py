@@ -109,3 +109,15 @@ def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
     missing = sorted(on_disk - set(listed))
     assert not missing, f"chapters not listed in _toc.yml: {missing}"
     assert len(listed) == len(set(listed)), "a page is listed twice in _toc.yml"
+
+
+@notebook
+def test_colab_setup_cell_fetches_the_configured_repository(path):
+    # The Colab launch button opens a lone notebook: its first code cell clones the repository
+    # named in _config.yml and installs adamlib from it (and does nothing anywhere else).
+    import yaml
+
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    first = code_cells(load(path))[0]
+    assert "google.colab" in source(first) and f'"{repository}"' in source(first)
+    assert "remove-cell" in first["metadata"].get("tags", []), "the set-up cell is not part of the page"
