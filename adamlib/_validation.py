@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 
 import numpy as np
 
@@ -51,6 +52,19 @@ def check_real(name: str, value, *, group: int | None = None) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name}{where} must be finite, got {value!r}")
     return float(value)
+
+
+def check_int(name: str, value, low: int) -> int:
+    """An integer (Python or numpy, not bool) ``>= low``, or an error naming the argument."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if value < low:
+        raise ValueError(f"Invalid {name}: {value!r} (must be >= {low})")
+    return value
 
 
 def check_at_least(name: str, value, low: float, *, group: int | None = None, strict=False):

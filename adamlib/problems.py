@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_at_least, check_real
+from ._validation import check_at_least, check_int, check_real
 
 __all__ = [
     "Quadratic", "Rosenbrock", "LogisticRegression", "DigitsMLP", "ReddiCounterexample",
@@ -66,14 +66,6 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     array = np.array(array, dtype=np.float64, copy=True)
     array.flags.writeable = False
     return array
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"Invalid {name}: {value!r} (must be >= {low})")
-    return int(value)
 
 
 def _log_sum_exp(z: np.ndarray) -> np.ndarray:
@@ -219,7 +211,7 @@ class Quadratic:
             As in :class:`Quadratic`.
         """
         kappa = check_at_least("kappa", kappa, 1.0)
-        dim = _check_int("dim", dim, 2)
+        dim = check_int("dim", dim, 2)
         eigenvalues = kappa ** (np.arange(dim) / (dim - 1) - 1.0)
         eigenvalues[-1] = 1.0
         return cls(eigenvalues, rotation_angle=rotation_angle, minimizer=minimizer)
@@ -375,7 +367,7 @@ def digits_data(binary: bool = False, standardize: bool = True, test_fraction: f
     test_fraction = check_real("test_fraction", test_fraction)
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"Invalid test_fraction: {test_fraction!r} (must be in (0, 1))")
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     X, y = _load_digits()
     n = X.shape[0]
     n_test = min(max(int(round(test_fraction * n)), 1), n - 1)
@@ -462,7 +454,7 @@ class LogisticRegression:
             raise ValueError("y must hold labels >= 0")
         if n_classes is None:
             n_classes = max(2, int(y_array.max()) + 1)
-        n_classes = _check_int("n_classes", n_classes, 2)
+        n_classes = check_int("n_classes", n_classes, 2)
         if y_array.max() >= n_classes:
             raise ValueError(f"y has label {int(y_array.max())}, not below n_classes = {n_classes}")
         self.l2 = check_at_least("l2", l2, 0.0)
@@ -633,8 +625,8 @@ class DigitsMLP:
 
     def __init__(self, hidden: int = 64, seed: int = 0, *, activation: str = "tanh", l2: float = 0.0,
                  test_fraction: float = 0.25, standardize: bool = True):
-        self.hidden = _check_int("hidden", hidden, 1)
-        self.seed = _check_int("seed", seed, 0)
+        self.hidden = check_int("hidden", hidden, 1)
+        self.seed = check_int("seed", seed, 0)
         if activation not in ("tanh", "relu"):
             raise ValueError(f"activation must be 'tanh' or 'relu', got {activation!r}")
         self.activation = activation
@@ -669,7 +661,7 @@ class DigitsMLP:
         if rng is None:
             rng = np.random.default_rng(self.seed)
         elif not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(_check_int("rng", rng, 0))
+            rng = np.random.default_rng(check_int("rng", rng, 0))
         gain = 2.0 if self.activation == "relu" else 1.0
         params = []
         for shape in self.shapes:
@@ -816,7 +808,7 @@ class ReddiCounterexample:
         return f"ReddiCounterexample(C={self.C!r})"
 
     def _slope(self, t) -> float:
-        t = _check_int("t", t, 1)
+        t = check_int("t", t, 1)
         return self.C if t % 3 == 1 else -1.0
 
     def loss(self, x, t: int):

@@ -30,12 +30,11 @@ The factories, with their torch counterparts where one exists:
 from __future__ import annotations
 
 import math
-import operator
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ._validation import check_at_least, check_flag, check_real
+from ._validation import check_at_least, check_flag, check_int, check_real
 
 __all__ = [
     "constant", "linear_warmup", "step_decay", "exponential_decay", "inverse_sqrt_decay",
@@ -44,19 +43,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- validation
-def _check_int(name: str, value, low: int) -> int:
-    """An integer (Python or numpy) ``>= low``, or a TypeError/ValueError naming the argument."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if value < low:
-        raise ValueError(f"Invalid {name}: {value!r} (must be >= {low})")
-    return value
-
-
 def _check_rate(name: str, value) -> float:
     """A finite learning rate ``>= 0``."""
     return check_at_least(name, value, 0.0)
@@ -83,7 +69,7 @@ class _Schedule:
         self._description = description
 
     def __call__(self, step) -> float:
-        return float(self._function(_check_int("step", step, 0)))
+        return float(self._function(check_int("step", step, 0)))
 
     def __repr__(self) -> str:
         return self._description
@@ -141,7 +127,7 @@ def linear_warmup(peak: float, warmup_steps: int, init: float = 0.0) -> Callable
     is the heuristic that RAdam (Liu et al., 2020) replaces with an analytic rectification.
     """
     peak = _check_rate("peak", peak)
-    warmup_steps = _check_int("warmup_steps", warmup_steps, 0)
+    warmup_steps = check_int("warmup_steps", warmup_steps, 0)
     init = _check_rate("init", init)
     description = _describe("linear_warmup", peak=peak, warmup_steps=warmup_steps, init=init)
     if warmup_steps == 0:
@@ -172,7 +158,7 @@ def step_decay(init: float, step_size: int, gamma: float = 0.1) -> Callable[[int
         ``f(step) -> float``.
     """
     init = _check_rate("init", init)
-    step_size = _check_int("step_size", step_size, 1)
+    step_size = check_int("step_size", step_size, 1)
     gamma = _check_factor("gamma", gamma)
     return _Schedule(lambda t: init * gamma ** (t // step_size),
                      _describe("step_decay", init=init, step_size=step_size, gamma=gamma))
@@ -259,7 +245,7 @@ def cosine_decay(init: float, decay_steps: int, final: float = 0.0) -> Callable[
         ``f(step) -> float``.
     """
     init = _check_rate("init", init)
-    decay_steps = _check_int("decay_steps", decay_steps, 1)
+    decay_steps = check_int("decay_steps", decay_steps, 1)
     final = _check_rate("final", final)
 
     def f(t):
@@ -295,7 +281,7 @@ def join(schedules: Sequence[Callable[[int], float]], boundaries: Sequence[int])
         ``f(step) -> float``.
     """
     schedules = list(schedules)
-    boundaries = [_check_int(f"boundaries[{i}]", b, 1) for i, b in enumerate(boundaries)]
+    boundaries = [check_int(f"boundaries[{i}]", b, 1) for i, b in enumerate(boundaries)]
     if not schedules:
         raise ValueError("schedules must hold at least one schedule")
     for i, s in enumerate(schedules):
@@ -356,8 +342,8 @@ def warmup_cosine_decay(peak: float, warmup_steps: int, decay_steps: int, init: 
         ``f(step) -> float``.
     """
     peak = _check_rate("peak", peak)
-    warmup_steps = _check_int("warmup_steps", warmup_steps, 0)
-    decay_steps = _check_int("decay_steps", decay_steps, 1)
+    warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+    decay_steps = check_int("decay_steps", decay_steps, 1)
     init = _check_rate("init", init)
     final = _check_rate("final", final)
     if decay_steps <= warmup_steps:
@@ -388,7 +374,7 @@ def values(schedule: Callable[[int], float], num_steps: int) -> np.ndarray:
     """
     if not callable(schedule):
         raise TypeError(f"schedule must be callable, got {schedule!r}")
-    num_steps = _check_int("num_steps", num_steps, 0)
+    num_steps = check_int("num_steps", num_steps, 0)
     return np.array([schedule(t) for t in range(num_steps)], dtype=np.float64)
 
 
@@ -519,7 +505,7 @@ class Scheduler:
         """Restore a :meth:`state_dict` and set every group's ``lr`` for the restored step."""
         if not isinstance(state_dict, dict) or "last_step" not in state_dict:
             raise ValueError("not a Scheduler state dict: needs 'last_step'")
-        last_step = _check_int("last_step", state_dict["last_step"], 0)
+        last_step = check_int("last_step", state_dict["last_step"], 0)
         base_lrs = state_dict.get("base_lrs", self.base_lrs)
         if len(base_lrs) != len(self.base_lrs):
             raise ValueError(
