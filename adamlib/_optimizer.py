@@ -118,7 +118,7 @@ class Optimizer:
         self._check_group(group, index)
         self.param_groups.append(group)
         try:
-            self._memory = self._memory_map()
+            self._map_memory()
         except ValueError:
             self.param_groups.pop()
             raise
@@ -132,20 +132,16 @@ class Optimizer:
                 self._check_group(group, index)
                 self._checked[index:index + 1] = [copy.deepcopy(options)]
 
-    @property
-    def _memory(self) -> MemoryMap:
-        return self._memory_of_buffers
+    def _map_memory(self) -> None:
+        """Record the memory of every parameter and state buffer, which gradients must not share.
 
-    @_memory.setter
-    def _memory(self, memory: MemoryMap) -> None:
-        self._memory_of_buffers = memory
-        self._checked_grads = {}  # index -> weak reference to a gradient checked against it
-
-    def _memory_map(self) -> MemoryMap:
+        Raises ValueError (and changes nothing) if two parameters share memory.
+        """
         named = [(f"parameter {i}", p) for i, p in enumerate(self.params)]
         for i, state in self.state.items():
             named += [(f"state[{i}][{k!r}]", v) for k, v in state.items() if isinstance(v, np.ndarray)]
-        return MemoryMap(named)
+        self._memory = MemoryMap(named)
+        self._checked_grads = {}  # index -> weak reference to a gradient checked against the map
 
     def _check_group(self, group: dict, index: int) -> None:
         """Raise if a hyperparameter of ``group`` is invalid. Overridden by each optimizer."""
@@ -212,7 +208,7 @@ class Optimizer:
                 scalars = scalars_of[key] = self._scalars(group, state, param.dtype.type)
             variant(flat_param, grad if grad.ndim == 1 else grad.reshape(-1), *buffers, *scalars)
         if created:  # new state buffers: gradients must not alias them either
-            self._memory = self._memory_map()
+            self._map_memory()
 
     def _validated(self, grads) -> list[tuple]:
         """Check the whole step; return (group, index, param, grad) for the parameters to update."""
@@ -345,4 +341,4 @@ class Optimizer:
         params = self.params
         for i, s in states.items():
             self._register(i, params[i], s)
-        self._memory = self._memory_map()
+        self._map_memory()
