@@ -10,7 +10,8 @@ array([-0.1, -0.1, -0.1], dtype=float32)
 Modules: :mod:`adamlib.optimizers` (the optimizers), :mod:`adamlib.schedules`,
 :mod:`adamlib.clipping`, :mod:`adamlib.checkpoint`, :mod:`adamlib.buffer`,
 :mod:`adamlib.reference` (plain numpy oracles), :mod:`adamlib.problems` (test objectives) and
-:mod:`adamlib.symbolic` (SymPy update rules; needs sympy, imported on first use).
+:mod:`adamlib.symbolic` (SymPy update rules; needs sympy, imported on first use) and
+:mod:`adamlib.compare` (the comparison protocol the book's experiments run under).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
     "NonFiniteGradientError", "ParameterBuffer", "clip_grad_norm_", "clip_grad_value_",
-    "save", "load", "schedules", "reference", "problems", "symbolic",
+    "save", "load", "schedules", "reference", "problems", "symbolic", "compare",
 ]
 
-_LAZY_MODULES = {"schedules", "reference", "problems", "symbolic"}
+_LAZY_MODULES = {"schedules", "reference", "problems", "symbolic", "compare"}
 
 
 def __getattr__(name):

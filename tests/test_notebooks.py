@@ -121,3 +121,12 @@ def test_colab_setup_cell_fetches_the_configured_repository(path):
     first = code_cells(load(path))[0]
     assert "google.colab" in source(first) and f'"{repository}"' in source(first)
     assert "remove-cell" in first["metadata"].get("tags", []), "the set-up cell is not part of the page"
+
+
+def test_every_bibliography_entry_links_to_the_work():
+    """The bibliography promises links: every entry has a DOI or a URL."""
+    text = (ROOT / "references.bib").read_text()
+    entries = re.split(r"\n(?=@)", text.strip())
+    missing = [re.match(r"@\w+\{([^,]+),", e).group(1) for e in entries
+               if not re.search(r"^\s*(doi|url)\s*=", e, re.M)]
+    assert not missing, f"bibliography entries without a DOI or URL: {missing}"
