@@ -18,7 +18,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_DIR     := _vendor/mathjax
 MATHJAX         := $(MATHJAX_DIR)/.version-$(MATHJAX_VERSION)
 
-.PHONY: venv book mathjax serve test bench clean
+.PHONY: venv book mathjax serve test bench mutate clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Plants realistic errors in adamlib one at a time and checks that the tests catch each
+# (tools/mutate.py; slow, not part of make test).
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py
 
 clean:
 	rm -rf _build
