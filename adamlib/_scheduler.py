@@ -190,12 +190,9 @@ class ReduceLROnPlateau:
     With :math:`b` the best metric so far and :math:`\tau` → ``threshold``, a metric
     :math:`a` is an improvement when
 
-    ====== ============================== ==============================
-    mode   ``threshold_mode="rel"``        ``threshold_mode="abs"``
-    ====== ============================== ==============================
-    min    :math:`a < b\,(1 - \tau)`     :math:`a < b - \tau`
-    max    :math:`a > b\,(1 + \tau)`     :math:`a > b + \tau`
-    ====== ============================== ==============================
+    - ``mode="min"``: :math:`a < b\,(1 - \tau)` (``threshold_mode="rel"``) or
+      :math:`a < b - \tau` (``"abs"``);
+    - ``mode="max"``: :math:`a > b\,(1 + \tau)` (``"rel"``) or :math:`a > b + \tau` (``"abs"``);
 
     and :math:`b` starts at :math:`+\infty` (min) or :math:`-\infty` (max), so the first metric
     always improves. A reduction sets :math:`\eta \leftarrow \max(\eta\,\gamma, \eta_{min})`
@@ -309,7 +306,7 @@ class ReduceLROnPlateau:
         return [check_rate(f"param_groups[{i}]['lr']", g["lr"]) for i, g in enumerate(groups)]
 
     def is_better(self, metric: float) -> bool:
-        """Whether ``metric`` beats :attr:`best` by the threshold (the rule in the table above)."""
+        """Whether ``metric`` beats :attr:`best` by the threshold (the rule in the class docstring)."""
         if self.mode == "min":
             bar = self.best * (1.0 - self.threshold) if self.threshold_mode == "rel" else self.best - self.threshold
             return metric < bar

@@ -9,7 +9,7 @@ The file is written beside its destination under a temporary name, flushed to di
 renamed over the destination in one atomic step: a crash during a save leaves the previous
 checkpoint intact.
 
-:func:`adamlib.load` refuses, with a :class:`CheckpointError` that names the file and says
+:func:`adamlib.load` refuses, with a :class:`~adamlib.checkpoint.CheckpointError` that names the file and says
 what is wrong, a file that is empty, truncated, not a ``.npz``, a ``.npz`` that adamlib did not
 write, one written by a newer adamlib, and an optimizer state whose ``step`` is not a count.
 
@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-"""The checkpoint format :func:`save` writes. Version 1 added the version entry itself and
+"""The checkpoint format :func:`adamlib.save` writes. Version 1 added the version entry itself and
 numpy scalars; files without it (version 0) are read as before."""
 
 _TREE, _VERSION = "__tree__", "__format__"
@@ -123,7 +123,7 @@ def save(path, obj) -> None:
     ------
     TypeError
         If ``obj`` holds anything else; no file is written.
-    CheckpointError
+    adamlib.checkpoint.CheckpointError
         If an optimizer state dict in ``obj`` has a ``step`` that is not an integer >= 0.
     FileNotFoundError, PermissionError, NotADirectoryError
         If the destination's directory is missing or not writable (the message names
@@ -179,9 +179,9 @@ def load(path):
     ------
     FileNotFoundError
         If there is no file at ``path``.
-    CheckpointError
+    adamlib.checkpoint.CheckpointError
         If the file is empty, truncated or otherwise corrupt, not a ``.npz``, a ``.npz`` that
-        adamlib did not write, written by a newer adamlib (a higher :data:`FORMAT_VERSION`), or
+        adamlib did not write, written by a newer adamlib (a higher :data:`adamlib.checkpoint.FORMAT_VERSION`), or
         if an optimizer state dict in it has a ``step`` that is not an integer >= 0. The
         message names the file and says which.
     """
