@@ -23,60 +23,38 @@ The factories, with their torch counterparts where one exists:
 - :func:`cosine_decay`: half a cosine from :math:`\alpha` to :math:`\alpha_T`
   (``CosineAnnealingLR`` up to ``T_max``).
 - :func:`warmup_cosine_decay`: linear warm-up, then half a cosine.
+- :func:`multi_step_decay`: :math:`\alpha\,\gamma^{\#\{m_i \le t\}}` (``MultiStepLR``).
+- :func:`polynomial_decay`: :math:`(\alpha - \alpha_T)(1 - \min(t,T)/T)^p + \alpha_T`
+  (``PolynomialLR``).
+- :func:`cosine_warm_restarts`: cosines restarted every :math:`T_i` steps
+  (``CosineAnnealingWarmRestarts``).
+- :func:`one_cycle`: up to a peak and down far below the start (``OneCycleLR``).
 - :func:`join`: one schedule after another (``SequentialLR``).
 - :func:`values`: the first ``n`` values of a schedule as an array, for plots.
+
+For every counterpart, ``f(t)`` is the rate torch's scheduler sets when its ``last_epoch`` is
+``t``: with the usual loop (``opt.step()`` then ``sched.step()``) the ``t``-th optimizer step,
+counted from 0, uses ``f(t)`` in both libraries. The tests compare them value by value over
+thousands of steps. One rate is not a schedule of the step: :class:`ReduceLROnPlateau` follows
+a metric. It lives beside :class:`Scheduler` in ``adamlib._scheduler``, and :func:`join` and
+:func:`values` in ``adamlib._schedule``; all are re-exported here.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Callable, Sequence
 
-import numpy as np
-
+from ._schedule import Schedule, check_factor, check_rate, describe, join, values
+from ._scheduler import ReduceLROnPlateau, Scheduler
 from ._validation import check_at_least, check_flag, check_int, check_real
 
 __all__ = [
     "constant", "linear_warmup", "step_decay", "exponential_decay", "inverse_sqrt_decay",
-    "cosine_decay", "warmup_cosine_decay", "join", "values", "Scheduler",
+    "cosine_decay", "warmup_cosine_decay", "multi_step_decay", "polynomial_decay",
+    "cosine_warm_restarts", "one_cycle", "join", "values", "Scheduler", "ReduceLROnPlateau",
 ]
-
-
-# ---------------------------------------------------------------------------- validation
-def _check_rate(name: str, value) -> float:
-    """A finite learning rate ``>= 0``."""
-    return check_at_least(name, value, 0.0)
-
-
-def _check_factor(name: str, value) -> float:
-    """A decay factor γ in [0, 1]."""
-    value = check_real(name, value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"Invalid {name}: {value!r} (must be in [0, 1])")
-    return value
-
-
-class _Schedule:
-    """A schedule: a pure function of the step with a readable ``repr``.
-
-    Calling it validates the step (an integer >= 0) and returns a Python float.
-    """
-
-    __slots__ = ("_function", "_description")
-
-    def __init__(self, function: Callable[[int], float], description: str):
-        self._function = function
-        self._description = description
-
-    def __call__(self, step) -> float:
-        return float(self._function(check_int("step", step, 0)))
-
-    def __repr__(self) -> str:
-        return self._description
-
-
-def _describe(name: str, **arguments) -> str:
-    return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in arguments.items()) + ")"
 
 
 # ---------------------------------------------------------------------------- factories
@@ -93,8 +71,8 @@ def constant(value: float) -> Callable[[int], float]:
     callable
         ``f(step) -> float``.
     """
-    value = _check_rate("value", value)
-    return _Schedule(lambda t: value, _describe("constant", value=value))
+    value = check_rate("value", value)
+    return Schedule(lambda t: value, describe("constant", value=value))
 
 
 def linear_warmup(peak: float, warmup_steps: int, init: float = 0.0) -> Callable[[int], float]:
@@ -121,18 +99,23 @@ def linear_warmup(peak: float, warmup_steps: int, init: float = 0.0) -> Callable
     callable
         ``f(step) -> float``.
 
+    torch's ``LinearLR(start_factor=s, end_factor=1.0, total_iters=W)`` is
+    ``Scheduler(opt, linear_warmup(1.0, W, init=s), relative=True)``, value for value; torch
+    refuses ``start_factor=0`` (it needs ``0 < s <= 1``), so a warm-up from zero, the common
+    case, has no ``LinearLR`` equivalent, while here ``init=0.0`` is the default.
+
     Notes
     -----
     Warm-up keeps the first steps small while Adam's second-moment estimate is still noisy; it
     is the heuristic that RAdam (Liu et al., 2020) replaces with an analytic rectification.
     """
-    peak = _check_rate("peak", peak)
+    peak = check_rate("peak", peak)
     warmup_steps = check_int("warmup_steps", warmup_steps, 0)
-    init = _check_rate("init", init)
-    description = _describe("linear_warmup", peak=peak, warmup_steps=warmup_steps, init=init)
+    init = check_rate("init", init)
+    description = describe("linear_warmup", peak=peak, warmup_steps=warmup_steps, init=init)
     if warmup_steps == 0:
-        return _Schedule(lambda t: peak, description)
-    return _Schedule(lambda t: init + (peak - init) * (min(t, warmup_steps) / warmup_steps), description)
+        return Schedule(lambda t: peak, description)
+    return Schedule(lambda t: init + (peak - init) * (min(t, warmup_steps) / warmup_steps), description)
 
 
 def step_decay(init: float, step_size: int, gamma: float = 0.1) -> Callable[[int], float]:
@@ -157,11 +140,11 @@ def step_decay(init: float, step_size: int, gamma: float = 0.1) -> Callable[[int
     callable
         ``f(step) -> float``.
     """
-    init = _check_rate("init", init)
+    init = check_rate("init", init)
     step_size = check_int("step_size", step_size, 1)
-    gamma = _check_factor("gamma", gamma)
-    return _Schedule(lambda t: init * gamma ** (t // step_size),
-                     _describe("step_decay", init=init, step_size=step_size, gamma=gamma))
+    gamma = check_factor("gamma", gamma)
+    return Schedule(lambda t: init * gamma ** (t // step_size),
+                     describe("step_decay", init=init, step_size=step_size, gamma=gamma))
 
 
 def exponential_decay(init: float, gamma: float) -> Callable[[int], float]:
@@ -185,9 +168,9 @@ def exponential_decay(init: float, gamma: float) -> Callable[[int], float]:
     callable
         ``f(step) -> float``.
     """
-    init = _check_rate("init", init)
-    gamma = _check_factor("gamma", gamma)
-    return _Schedule(lambda t: init * gamma**t, _describe("exponential_decay", init=init, gamma=gamma))
+    init = check_rate("init", init)
+    gamma = check_factor("gamma", gamma)
+    return Schedule(lambda t: init * gamma**t, describe("exponential_decay", init=init, gamma=gamma))
 
 
 def inverse_sqrt_decay(init: float) -> Callable[[int], float]:
@@ -211,8 +194,8 @@ def inverse_sqrt_decay(init: float) -> Callable[[int], float]:
     callable
         ``f(step) -> float``.
     """
-    init = _check_rate("init", init)
-    return _Schedule(lambda t: init / math.sqrt(t + 1), _describe("inverse_sqrt_decay", init=init))
+    init = check_rate("init", init)
+    return Schedule(lambda t: init / math.sqrt(t + 1), describe("inverse_sqrt_decay", init=init))
 
 
 def cosine_decay(init: float, decay_steps: int, final: float = 0.0) -> Callable[[int], float]:
@@ -228,7 +211,9 @@ def cosine_decay(init: float, decay_steps: int, final: float = 0.0) -> Callable[
     them :math:`f` is monotone and stays in :math:`[\min(\alpha, \alpha_T), \max(\alpha, \alpha_T)]`.
 
     For :math:`t \le T` this equals ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=T,
-    eta_min=final)``; after :math:`T` torch's cosine rises again, this one stays at ``final``.
+    eta_min=final)``. After :math:`T` they part: torch's cosine is periodic, it climbs back
+    to ``init`` at :math:`2T` and keeps oscillating with period :math:`2T`, while this one
+    stays at ``final``. For restarts on purpose use :func:`cosine_warm_restarts`.
 
     Parameters
     ----------
@@ -244,66 +229,236 @@ def cosine_decay(init: float, decay_steps: int, final: float = 0.0) -> Callable[
     callable
         ``f(step) -> float``.
     """
-    init = _check_rate("init", init)
+    init = check_rate("init", init)
     decay_steps = check_int("decay_steps", decay_steps, 1)
-    final = _check_rate("final", final)
+    final = check_rate("final", final)
 
     def f(t):
         return final + 0.5 * (init - final) * (1.0 + math.cos(math.pi * min(t, decay_steps) / decay_steps))
 
-    return _Schedule(f, _describe("cosine_decay", init=init, decay_steps=decay_steps, final=final))
+    return Schedule(f, describe("cosine_decay", init=init, decay_steps=decay_steps, final=final))
 
 
-def join(schedules: Sequence[Callable[[int], float]], boundaries: Sequence[int]) -> Callable[[int], float]:
-    r"""Run schedules one after another; each one sees its own step, counted from 0.
-
-    With boundaries :math:`b_1 < b_2 < \dots < b_{k}` and schedules :math:`f_0, \dots, f_k`
-    (and :math:`b_0 = 0`),
+def multi_step_decay(init: float, milestones: Sequence[int], gamma: float = 0.1) -> Callable[[int], float]:
+    r"""Multiply the rate by ``gamma`` at each milestone (``torch``'s ``MultiStepLR``).
 
     .. math::
-        f(t) = f_i(t - b_i) \quad \text{for } b_i \le t < b_{i+1},
+        f(t) = \alpha\,\gamma^{\,\#\{i \,:\, m_i \le t\}},
 
-    so schedule ``i+1`` starts at step ``boundaries[i]`` and is called with
-    ``step - boundaries[i]``. The join is continuous at a boundary exactly when
-    :math:`f_{i}(b_{i+1} - b_i) = f_{i+1}(0)`, i.e. when each schedule ends where the next
-    begins (as in :func:`warmup_cosine_decay`).
+    with :math:`\alpha` → ``init``, :math:`m_i` → ``milestones``, :math:`\gamma` → ``gamma``:
+    the rate of step :math:`m_i` is already decayed.
+
+    **torch equivalent.** ``MultiStepLR(opt, milestones, gamma)`` on a group whose ``lr`` is
+    ``init``: the same rate at every ``last_epoch = t``. torch multiplies the group's current
+    rate by ``gamma`` at a milestone, so its values can differ from these in the last bit.
+    torch accepts repeated milestones (decaying by :math:`\gamma^k` at once) and milestone 0;
+    here milestones must be strictly increasing and >= 1 (write the factor into ``init``
+    or ``gamma`` instead).
 
     Parameters
     ----------
-    schedules : sequence of callables
-        ``k+1`` schedules ``f(step) -> float``.
-    boundaries : sequence of int
-        ``k`` strictly increasing steps, each >= 1.
+    init : float
+        The rate before the first milestone (>= 0).
+    milestones : sequence of int
+        Strictly increasing steps, each >= 1.
+    gamma : float, default 0.1
+        Decay factor, in [0, 1].
 
     Returns
     -------
     callable
         ``f(step) -> float``.
     """
-    schedules = list(schedules)
-    boundaries = [check_int(f"boundaries[{i}]", b, 1) for i, b in enumerate(boundaries)]
-    if not schedules:
-        raise ValueError("schedules must hold at least one schedule")
-    for i, s in enumerate(schedules):
-        if not callable(s):
-            raise TypeError(f"schedules[{i}] must be callable, got {s!r}")
-    if len(boundaries) != len(schedules) - 1:
-        raise ValueError(
-            f"boundaries must have one entry fewer than schedules: got {len(boundaries)} "
-            f"boundaries for {len(schedules)} schedules"
-        )
-    for i in range(1, len(boundaries)):
-        if boundaries[i] <= boundaries[i - 1]:
-            raise ValueError(f"boundaries must be strictly increasing, got {boundaries}")
-    starts = [0] + boundaries
+    init = check_rate("init", init)
+    milestones = [check_int(f"milestones[{i}]", m, 1) for i, m in enumerate(milestones)]
+    if any(b <= a for a, b in zip(milestones, milestones[1:])):
+        raise ValueError(f"Invalid milestones: {milestones} (must be strictly increasing)")
+    gamma = check_factor("gamma", gamma)
+    return Schedule(lambda t: init * gamma ** bisect.bisect_right(milestones, t),
+                     describe("multi_step_decay", init=init, milestones=milestones, gamma=gamma))
+
+
+def polynomial_decay(init: float, decay_steps: int, power: float = 1.0,
+                     final: float = 0.0) -> Callable[[int], float]:
+    r"""A polynomial decay from ``init`` to ``final`` over ``decay_steps`` steps (``PolynomialLR``).
+
+    .. math::
+        f(t) = \alpha_T + (\alpha - \alpha_T)\left(1 - \frac{\min(t, T)}{T}\right)^{p},
+
+    with :math:`\alpha` → ``init``, :math:`\alpha_T` → ``final``, :math:`T` → ``decay_steps``
+    and :math:`p` → ``power``: linear for :math:`p = 1`, and ``final`` from step :math:`T` on.
+
+    **torch equivalent.** ``PolynomialLR(opt, total_iters=T, power=p)`` on a group whose ``lr``
+    is ``init`` gives the same rates with ``final=0.0`` (torch always decays to 0). torch
+    computes each rate from the previous one by a ratio of two such factors, so the two agree
+    to rounding, not bit for bit.
+
+    Parameters
+    ----------
+    init : float
+        The rate at step 0 (>= 0).
+    decay_steps : int
+        :math:`T` (>= 1).
+    power : float, default 1.0
+        :math:`p` (> 0).
+    final : float, default 0.0
+        The rate from step ``decay_steps`` on (>= 0).
+
+    Returns
+    -------
+    callable
+        ``f(step) -> float``.
+    """
+    init = check_rate("init", init)
+    decay_steps = check_int("decay_steps", decay_steps, 1)
+    power = check_at_least("power", power, 0.0, strict=True)
+    final = check_rate("final", final)
+    return Schedule(lambda t: final + (init - final) * (1.0 - min(t, decay_steps) / decay_steps) ** power,
+                     describe("polynomial_decay", init=init, decay_steps=decay_steps, power=power, final=final))
+
+
+def cosine_warm_restarts(init: float, first_period: int, period_mult: int = 1,
+                         final: float = 0.0) -> Callable[[int], float]:
+    r"""Cosine decays from ``init`` toward ``final``, restarted at ``init`` (SGDR).
+
+    Loshchilov & Hutter's SGDR: cycle :math:`i = 0, 1, \dots` lasts
+    :math:`T_i = T_0\,r^{\,i}` steps; at step :math:`t_{cur}` of its cycle
+
+    .. math::
+        f(t) = \alpha_T + \frac{\alpha - \alpha_T}{2}
+               \left(1 + \cos\frac{\pi\, t_{cur}}{T_i}\right),
+
+    with :math:`\alpha` → ``init``, :math:`\alpha_T` → ``final``, :math:`T_0` →
+    ``first_period`` and :math:`r` → ``period_mult``. A cycle starts at ``init`` and stops one
+    step short of ``final``: the next step restarts at ``init``.
+
+    **torch equivalent.** ``CosineAnnealingWarmRestarts(opt, T_0, T_mult, eta_min)`` on a group
+    whose ``lr`` is ``init``, stepped without an ``epoch`` argument: the same rate at every
+    ``last_epoch = t``. Here the cycle of a step is found with integer arithmetic; torch's
+    ``step(epoch)`` form finds it with a floating-point logarithm (for ``T_mult > 1``), which
+    can land one cycle off at a restart.
+
+    Parameters
+    ----------
+    init : float
+        The rate at the start of every cycle (>= 0).
+    first_period : int
+        :math:`T_0`, the length of the first cycle (>= 1).
+    period_mult : int, default 1
+        :math:`r`, each cycle is ``period_mult`` times longer than the one before (>= 1).
+    final : float, default 0.0
+        The rate the cosine decays toward (>= 0).
+
+    Returns
+    -------
+    callable
+        ``f(step) -> float``.
+    """
+    init = check_rate("init", init)
+    first_period = check_int("first_period", first_period, 1)
+    period_mult = check_int("period_mult", period_mult, 1)
+    final = check_rate("final", final)
 
     def f(t):
-        i = len(starts) - 1
-        while starts[i] > t:
-            i -= 1
-        return schedules[i](t - starts[i])
+        period = first_period
+        if period_mult == 1:
+            t %= period
+        while t >= period:  # at most log_r(t) cycles
+            t -= period
+            period *= period_mult
+        return final + (init - final) * (1.0 + math.cos(math.pi * t / period)) / 2.0
 
-    return _Schedule(f, _describe("join", schedules=schedules, boundaries=boundaries))
+    return Schedule(f, describe("cosine_warm_restarts", init=init, first_period=first_period,
+                                  period_mult=period_mult, final=final))
+
+
+def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos",
+              div_factor: float = 25.0, final_div_factor: float = 1e4,
+              three_phase: bool = False) -> Callable[[int], float]:
+    r"""Smith's one-cycle policy: up from a small rate to ``max_lr``, then far below the start.
+
+    With :math:`\alpha` → ``max_lr``, :math:`T` → ``total_steps``, :math:`p` → ``pct_start``,
+    the rates :math:`\alpha_0 = \alpha/d` (``div_factor``) and :math:`\alpha_{min} =
+    \alpha_0/d_f` (``final_div_factor``), the schedule moves through phases that end at steps
+
+    - two phases: :math:`e_1 = pT - 1` (from :math:`\alpha_0` up to :math:`\alpha`) and
+      :math:`e_2 = T - 1` (from :math:`\alpha` down to :math:`\alpha_{min}`);
+    - ``three_phase=True``: :math:`e_1 = pT - 1` (up to :math:`\alpha`), :math:`e_2 = 2pT - 2`
+      (back to :math:`\alpha_0`), :math:`e_3 = T - 1` (down to :math:`\alpha_{min}`).
+
+    Within a phase from rate :math:`a` at step :math:`s` to rate :math:`b` at step :math:`e`,
+    with :math:`\rho = (t - s)/(e - s)`, the rate is :math:`b + (a - b)(1 + \cos\pi\rho)/2`
+    (``"cos"``) or :math:`a + (b - a)\rho` (``"linear"``). From step :math:`T - 1` on, the
+    rate stays at :math:`\alpha_{min}`.
+
+    **torch equivalent.** ``OneCycleLR(opt, max_lr, total_steps, pct_start, anneal_strategy,
+    div_factor=d, final_div_factor=d_f, three_phase=...)`` sets the same rates at
+    ``last_epoch = 0 .. T - 1`` (its phase ends are these same, possibly fractional, steps).
+    Three differences: torch also cycles the momentum (``betas[0]`` of Adam) inversely unless
+    ``cycle_momentum=False``, while this is a schedule of the rate only; at ``last_epoch = T``
+    torch extrapolates its last cosine past its end and beyond ``T`` it raises, while here the
+    rate stays at :math:`\alpha_{min}`; and torch divides by zero when a phase is empty
+    (:math:`pT \le 1`), while here that is a ValueError naming ``pct_start``.
+
+    Parameters
+    ----------
+    max_lr : float
+        :math:`\alpha`, the peak (>= 0).
+    total_steps : int
+        :math:`T`, the number of steps of the cycle (>= 2).
+    pct_start : float, default 0.3
+        :math:`p`, the fraction of the steps spent rising, in (0, 1).
+    anneal_strategy : {"cos", "linear"}, default "cos"
+    div_factor : float, default 25.0
+        :math:`d > 0`, the start is ``max_lr / div_factor``.
+    final_div_factor : float, default 1e4
+        :math:`d_f > 0`, the end is ``max_lr / (div_factor * final_div_factor)``.
+    three_phase : bool, default False
+
+    Returns
+    -------
+    callable
+        ``f(step) -> float``.
+    """
+    max_lr = check_rate("max_lr", max_lr)
+    total_steps = check_int("total_steps", total_steps, 2)
+    pct_start = check_real("pct_start", pct_start)
+    if not 0.0 < pct_start < 1.0:
+        raise ValueError(f"Invalid pct_start: {pct_start!r} (must be in (0, 1))")
+    if anneal_strategy not in ("cos", "linear"):
+        raise ValueError(f"Invalid anneal_strategy: {anneal_strategy!r} (must be 'cos' or 'linear')")
+    div_factor = check_at_least("div_factor", div_factor, 0.0, strict=True)
+    final_div_factor = check_at_least("final_div_factor", final_div_factor, 0.0, strict=True)
+    check_flag("three_phase", three_phase)
+    initial = max_lr / div_factor
+    lowest = initial / final_div_factor
+    rise = float(pct_start * total_steps) - 1
+    if three_phase:
+        phases = [(rise, initial, max_lr), (float(2 * pct_start * total_steps) - 2, max_lr, initial),
+                  (total_steps - 1, initial, lowest)]
+    else:
+        phases = [(rise, initial, max_lr), (total_steps - 1, max_lr, lowest)]
+    ends = [0.0] + [end for end, _, _ in phases]
+    if any(b <= a for a, b in zip(ends, ends[1:])):
+        raise ValueError(
+            f"Invalid pct_start: {pct_start!r} (with total_steps={total_steps}"
+            f"{' and three_phase=True' if three_phase else ''} a phase would be empty: the phases "
+            f"end at steps {ends[1:]}, which must increase from 0)"
+        )
+
+    def f(t):
+        start = 0.0
+        for end, a, b in phases:
+            if t <= end or end == phases[-1][0]:
+                rho = min((t - start) / (end - start), 1.0)
+                if anneal_strategy == "cos":
+                    return b + (a - b) / 2.0 * (math.cos(math.pi * rho) + 1)
+                return (b - a) * rho + a
+            start = end
+
+    return Schedule(f, describe("one_cycle", max_lr=max_lr, total_steps=total_steps, pct_start=pct_start,
+                                  anneal_strategy=anneal_strategy, div_factor=div_factor,
+                                  final_div_factor=final_div_factor, three_phase=three_phase))
 
 
 def warmup_cosine_decay(peak: float, warmup_steps: int, decay_steps: int, init: float = 0.0,
@@ -341,11 +496,11 @@ def warmup_cosine_decay(peak: float, warmup_steps: int, decay_steps: int, init: 
     callable
         ``f(step) -> float``.
     """
-    peak = _check_rate("peak", peak)
+    peak = check_rate("peak", peak)
     warmup_steps = check_int("warmup_steps", warmup_steps, 0)
     decay_steps = check_int("decay_steps", decay_steps, 1)
-    init = _check_rate("init", init)
-    final = _check_rate("final", final)
+    init = check_rate("init", init)
+    final = check_rate("final", final)
     if decay_steps <= warmup_steps:
         raise ValueError(
             f"Invalid decay_steps: {decay_steps} (the total length, warm-up included, "
@@ -353,172 +508,5 @@ def warmup_cosine_decay(peak: float, warmup_steps: int, decay_steps: int, init: 
         )
     cosine = cosine_decay(peak, decay_steps - warmup_steps, final)
     inner = cosine if warmup_steps == 0 else join([linear_warmup(peak, warmup_steps, init), cosine], [warmup_steps])
-    return _Schedule(inner, _describe("warmup_cosine_decay", peak=peak, warmup_steps=warmup_steps,
+    return Schedule(inner, describe("warmup_cosine_decay", peak=peak, warmup_steps=warmup_steps,
                                       decay_steps=decay_steps, init=init, final=final))
-
-
-def values(schedule: Callable[[int], float], num_steps: int) -> np.ndarray:
-    """The first ``num_steps`` values of a schedule, as a float64 array (for plots and tests).
-
-    Parameters
-    ----------
-    schedule : callable
-        ``f(step) -> float``.
-    num_steps : int
-        How many steps, from step 0 (>= 0).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``[f(0), f(1), ..., f(num_steps - 1)]``.
-    """
-    if not callable(schedule):
-        raise TypeError(f"schedule must be callable, got {schedule!r}")
-    num_steps = check_int("num_steps", num_steps, 0)
-    return np.array([schedule(t) for t in range(num_steps)], dtype=np.float64)
-
-
-# ---------------------------------------------------------------------------- the driver
-class Scheduler:
-    r"""Drive an optimizer's learning rate with a schedule, like ``torch.optim.lr_scheduler``.
-
-    At construction the scheduler sets every group's ``lr`` to the value for step 0; each call
-    of :meth:`step` advances its counter :math:`t` by one and sets the value for step
-    :math:`t`. Call :meth:`step` **once per optimizer step, after it**, as with torch::
-
-        sched = Scheduler(opt, schedules.cosine_decay(1e-3, 1000))
-        for batch in data:
-            opt.step(grads(batch))   # uses lr = f(t)
-            sched.step()             # t -> t + 1, lr = f(t + 1)
-
-    Parameters
-    ----------
-    optimizer : adamlib.Optimizer
-        Any object with ``param_groups``, a list of dicts with an ``"lr"`` entry.
-    schedule : callable or sequence of callables
-        ``f(step) -> float``, or one such callable per parameter group.
-    relative : bool, default False
-        If False, ``group["lr"] = f(t)`` (absolute rates; the groups' initial ``lr`` is
-        overwritten). If True, ``group["lr"] = lr_0 · f(t)`` where ``lr_0`` is the group's
-        ``lr`` at construction: :math:`f` is a *factor* and groups keep their ratios
-        (``torch.optim.lr_scheduler.LambdaLR`` semantics).
-
-    Attributes
-    ----------
-    last_step : int
-        :math:`t`, the step whose rate is set now (0 after construction).
-    base_lrs : list of float
-        Each group's ``lr`` at construction (the ``lr_0`` of ``relative=True``).
-    last_lr : list of float
-        The rate each group has now (torch's ``get_last_lr()``).
-
-    Raises
-    ------
-    ValueError
-        If a schedule returns a negative or non-finite rate; the optimizer then keeps the
-        rates it had.
-    """
-
-    def __init__(self, optimizer, schedule, relative: bool = False):
-        groups = getattr(optimizer, "param_groups", None)
-        if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and "lr" in g for g in groups):
-            raise TypeError("optimizer must have param_groups: a non-empty list of dicts with an 'lr' entry")
-        check_flag("relative", relative)
-        if callable(schedule):
-            schedule_list = [schedule] * len(groups)
-        else:
-            try:
-                schedule_list = list(schedule)
-            except TypeError:
-                raise TypeError(f"schedule must be callable or a sequence of callables, got {schedule!r}") from None
-            if len(schedule_list) != len(groups):
-                raise ValueError(
-                    f"schedule is a sequence of {len(schedule_list)} callables but the optimizer has "
-                    f"{len(groups)} parameter groups"
-                )
-            for i, s in enumerate(schedule_list):
-                if not callable(s):
-                    raise TypeError(f"schedule[{i}] must be callable, got {s!r}")
-        self.optimizer = optimizer
-        self.schedules = schedule_list
-        self.relative = relative
-        self.base_lrs = [_check_rate(f"param_groups[{i}]['lr']", g["lr"]) for i, g in enumerate(groups)]
-        self.last_step = 0
-        self.last_lr: list[float] = []
-        self._apply()
-
-    def __repr__(self):
-        kind = ", relative=True" if self.relative else ""
-        shown = self.schedules[0] if all(s is self.schedules[0] for s in self.schedules) else self.schedules
-        return f"Scheduler({type(self.optimizer).__name__}, {shown!r}{kind}, last_step={self.last_step})"
-
-    def _rates(self, t: int) -> list[float]:
-        rates = []
-        for i, (f, base) in enumerate(zip(self.schedules, self.base_lrs)):
-            value = f(t)
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise TypeError(f"schedule for param_groups[{i}] returned {value!r} at step {t}, not a number") from None
-            rate = base * value if self.relative else value
-            if not math.isfinite(rate) or rate < 0.0:
-                raise ValueError(
-                    f"schedule for param_groups[{i}] gives lr = {rate!r} at step {t}; a rate must be finite and >= 0"
-                )
-            rates.append(rate)
-        return rates
-
-    def _apply(self) -> None:
-        groups = self.optimizer.param_groups
-        if len(groups) != len(self.base_lrs):
-            raise ValueError(
-                f"the optimizer has {len(groups)} parameter groups but the scheduler was built for "
-                f"{len(self.base_lrs)}; build a new Scheduler after add_param_group"
-            )
-        rates = self._rates(self.last_step)  # computed whole before any group changes
-        for group, rate in zip(groups, rates):
-            group["lr"] = rate
-        self.last_lr = rates
-
-    def step(self) -> None:
-        """Advance to the next step and set every group's ``lr`` to its value there."""
-        self.last_step += 1
-        try:
-            self._apply()
-        except Exception:
-            self.last_step -= 1
-            raise
-
-    def get_last_lr(self) -> list[float]:
-        """The rate of each group now (the name torch uses)."""
-        return list(self.last_lr)
-
-    def state_dict(self) -> dict:
-        """The counter and the base rates: ``{"last_step": int, "base_lrs": [...], "relative": bool}``.
-
-        The schedules themselves are functions and are not saved: rebuild the scheduler with
-        the same schedule, then load.
-        """
-        return {"last_step": self.last_step, "base_lrs": list(self.base_lrs), "relative": self.relative}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore a :meth:`state_dict` and set every group's ``lr`` for the restored step."""
-        if not isinstance(state_dict, dict) or "last_step" not in state_dict:
-            raise ValueError("not a Scheduler state dict: needs 'last_step'")
-        last_step = check_int("last_step", state_dict["last_step"], 0)
-        base_lrs = state_dict.get("base_lrs", self.base_lrs)
-        if len(base_lrs) != len(self.base_lrs):
-            raise ValueError(
-                f"state dict has {len(base_lrs)} base_lrs but the scheduler drives {len(self.base_lrs)} groups"
-            )
-        base_lrs = [_check_rate(f"base_lrs[{i}]", b) for i, b in enumerate(base_lrs)]
-        relative = state_dict.get("relative", self.relative)
-        if relative != self.relative:
-            raise ValueError(f"state dict has relative={relative!r}, this scheduler relative={self.relative!r}")
-        old = (self.last_step, self.base_lrs)
-        self.last_step, self.base_lrs = last_step, base_lrs
-        try:
-            self._apply()
-        except Exception:
-            self.last_step, self.base_lrs = old
-            raise

@@ -126,3 +126,141 @@ def test_a_killed_saver_never_leaves_a_torn_checkpoint(tmp_path):
         saved = adamlib.load(path)
         assert saved["w"].shape == (1_000_000,)
         assert np.all(saved["w"] == saved["version"])
+
+
+# ---------------------------------------------------------------------------- failing helpfully
+def _write_npz(path, **entries):
+    """A .npz written without adamlib.save: an old checkpoint, or a forged one."""
+    with open(path, "wb") as f:
+        np.savez(f, **entries)
+
+
+def _old_format(path, tree_json, *arrays):
+    """A checkpoint as adamlib wrote them before the format version existed."""
+    _write_npz(path, __tree__=np.array(tree_json), **{f"a{i}": a for i, a in enumerate(arrays)})
+
+
+def test_every_file_records_its_format_version(tmp_path):
+    adamlib.save(tmp_path / "x.npz", {"w": np.ones(2)})
+    with np.load(tmp_path / "x.npz") as data:
+        assert int(data["__format__"]) == checkpoint.FORMAT_VERSION >= 1
+
+
+def test_a_file_from_a_newer_adamlib_is_refused_by_name(tmp_path):
+    path = tmp_path / "future.npz"
+    _write_npz(path, __format__=np.array(checkpoint.FORMAT_VERSION + 1), __tree__=np.array("[]"))
+    with pytest.raises(checkpoint.CheckpointError, match=rf"{path}.*format {checkpoint.FORMAT_VERSION + 1}.*newer adamlib.*upgrade"):
+        adamlib.load(path)
+
+
+def test_a_file_without_a_version_still_loads(tmp_path):
+    # the layout of every checkpoint written before the version entry
+    path = tmp_path / "old.npz"
+    tree = '{"__dict__": [["step", 7], ["w", {"__array__": 0}], [0, {"__tuple__": [0.9, 0.999]}]]}'
+    _old_format(path, tree, np.arange(3.0))
+    back = adamlib.load(path)
+    assert back["step"] == 7 and back[0] == (0.9, 0.999)
+    np.testing.assert_array_equal(back["w"], np.arange(3.0))
+
+
+def _damaged_files(tmp_path):
+    good = tmp_path / "good.npz"
+    adamlib.save(good, {"w": np.arange(10_000.0), "step": 3})
+    data = good.read_bytes()
+    files = {
+        "empty": (b"", "empty"),
+        "truncated": (data[: len(data) // 2], "truncated or corrupt"),
+        "truncated_header": (data[:10], "truncated or corrupt"),
+        "text": (b"step,lr\n1,0.1\n", "not a .npz"),
+        "pickle": (__import__("pickle").dumps({"step": 1}), "not a .npz"),
+    }
+    out = {}
+    for name, (content, reason) in files.items():
+        path = tmp_path / f"{name}.npz"
+        path.write_bytes(content)
+        out[name] = (path, reason)
+    npy = tmp_path / "array.npz"
+    with open(npy, "wb") as f:
+        np.save(f, np.zeros(3))
+    out["npy"] = (npy, r"\.npy array")
+    corrupt = tmp_path / "corrupt.npz"
+    _old_format(corrupt, '{"__dict__": [["w", {"__array__": 5}]]}')  # refers to a missing array
+    out["missing_array"] = (corrupt, "truncated or corrupt")
+    bad_json = tmp_path / "bad_json.npz"
+    _old_format(bad_json, '{"__dict__": [[')
+    out["bad_json"] = (bad_json, "truncated or corrupt")
+    return out
+
+
+@pytest.mark.parametrize(
+    "case", ["empty", "truncated", "truncated_header", "text", "pickle", "npy", "missing_array", "bad_json"]
+)
+def test_a_damaged_or_foreign_file_gets_an_error_naming_it(tmp_path, case):
+    path, reason = _damaged_files(tmp_path)[case]
+    with pytest.raises(checkpoint.CheckpointError, match=reason) as info:
+        adamlib.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "allow_pickle" not in message  # numpy's hint names an argument adamlib.load does not take
+    assert isinstance(info.value, ValueError)
+
+
+def test_a_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.npz"):
+        adamlib.load(tmp_path / "nothing.npz")
+
+
+def test_saving_into_a_missing_directory_names_the_target(tmp_path):
+    target = tmp_path / "no" / "such" / "dir" / "run.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        adamlib.save(target, {"w": np.ones(2)})
+    message = str(info.value)
+    assert str(target) in message and ".tmp-" not in message and "does not exist" in message
+    assert info.value.filename == str(target)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.float32(1.5), np.float64(0.1), np.float16(-2.0), np.int64(-3), np.int32(7), np.uint8(255),
+     np.bool_(True), np.complex128(1 - 2j), np.float32(np.nan), np.str_("adam")],
+    ids=lambda v: type(v).__name__,
+)
+def test_numpy_scalars_round_trip_as_themselves(tmp_path, value):
+    adamlib.save(tmp_path / "x.npz", {"v": value, "in_a_list": [value]})
+    back = adamlib.load(tmp_path / "x.npz")
+    for got in (back["v"], back["in_a_list"][0]):
+        assert type(got) is type(value) and np.array(got).tobytes() == np.array(value).tobytes()
+    # a 0-d array stays an array, distinct from a scalar
+    adamlib.save(tmp_path / "y.npz", np.array(np.float32(1.5)))
+    assert isinstance(adamlib.load(tmp_path / "y.npz"), np.ndarray)
+
+
+def _adam_state_json(step_json: str) -> str:
+    return ('{"__dict__": [["optimizer", {"__dict__": [["optimizer", "Adam"], ["state", {"__dict__": '
+            f'[[0, {{"__dict__": [["step", {step_json}], ["exp_avg", {{"__array__": 0}}], '
+            '["exp_avg_sq", {"__array__": 1}]]}]]}], ["param_groups", []]]}]]}')
+
+
+@pytest.mark.parametrize("step_json", ["2.5", "3.0", "-1", "true", '"3"'])
+def test_a_non_integer_step_is_refused_on_load(tmp_path, step_json):
+    path = tmp_path / "edited.npz"
+    _old_format(path, _adam_state_json(step_json), np.zeros(2), np.zeros(2))
+    with pytest.raises(checkpoint.CheckpointError, match=rf"{path}.*\['optimizer'\]\['state'\]\[0\]\['step'\].*step count"):
+        adamlib.load(path)
+
+
+def test_an_integer_step_loads_and_a_float_one_is_not_saved(tmp_path):
+    path = tmp_path / "ok.npz"
+    _old_format(path, _adam_state_json("4"), np.zeros(2), np.zeros(2))
+    assert adamlib.load(path)["optimizer"]["state"][0]["step"] == 4
+    w = np.zeros(2)
+    opt = adamlib.Adam([w])
+    opt.step([np.ones(2)])
+    state = opt.state_dict()
+    state["state"][0]["step"] = np.int64(1)  # numpy integers are counts too
+    adamlib.save(path, {"optimizer": state})
+    assert adamlib.load(path)["optimizer"]["state"][0]["step"] == 1
+    state["state"][0]["step"] = 1.5
+    with pytest.raises(checkpoint.CheckpointError, match=r"refusing to save .*\['state'\]\[0\]\['step'\] is 1.5"):
+        adamlib.save(tmp_path / "bad.npz", {"optimizer": state})
+    assert not (tmp_path / "bad.npz").exists()

@@ -353,3 +353,275 @@ def test_matches_torch_linear_lr_as_a_relative_warmup():
     )
     ours = _adamlib_lrs(S.linear_warmup(1.0, 6, init=0.25), [0.4], 10, relative=True)
     np.testing.assert_allclose(ours, expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- torch's other schedulers
+# Each factory below mirrors one torch class. The comparison runs the usual loop in both
+# libraries (opt.step(), then sched.step()) for thousands of steps and checks, at every step,
+# the rate and the counter (adamlib's last_step is torch's last_epoch). torch's recursive
+# schedulers multiply the previous rate by a factor, one rounding per step, so after n steps
+# they may sit n·2ε away from the closed form: that is the tolerance, and no looser.
+LONG = 5000
+
+
+def _compare_with_torch(make_torch, schedule, base_lr, n=LONG, relative=False):
+    torch = require("torch")
+    p = torch.zeros(1, requires_grad=True)
+    t_opt = torch.optim.SGD([p], lr=base_lr)
+    t_sched = make_torch(torch.optim.lr_scheduler, t_opt)
+    w = np.zeros(1)
+    opt = adamlib.SGD([w], lr=base_lr)
+    sched = S.Scheduler(opt, schedule, relative=relative)
+    expected, got = [], []
+    for _ in range(n):
+        assert sched.last_step == t_sched.last_epoch
+        expected.append(t_opt.param_groups[0]["lr"])
+        got.append(opt.param_groups[0]["lr"])
+        t_opt.step(), t_sched.step()
+        opt.step([np.zeros(1)]), sched.step()
+    expected, got = np.array(expected), np.array(got)
+    np.testing.assert_allclose(got, expected, rtol=2 * n * np.finfo(float).eps, atol=0)
+    return expected
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("milestones, gamma", [([10, 500, 2000, 3500], 0.3), ([1], 0.5), ([4999], 0.1)])
+def test_multi_step_decay_matches_torch_multistep_lr(milestones, gamma):
+    lrs = _compare_with_torch(lambda L, o: L.MultiStepLR(o, milestones, gamma),
+                              S.multi_step_decay(0.2, milestones, gamma), 0.2)
+    # the rate of step m_i is already decayed (torch's convention, and this one)
+    assert lrs[milestones[0]] == pytest.approx(0.2 * gamma) and lrs[milestones[0] - 1] == 0.2
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("decay_steps, power", [(4000, 1.0), (4000, 2.5), (777, 0.5), (1, 1.0)])
+def test_polynomial_decay_matches_torch_polynomial_lr(decay_steps, power):
+    lrs = _compare_with_torch(lambda L, o: L.PolynomialLR(o, total_iters=decay_steps, power=power),
+                              S.polynomial_decay(0.2, decay_steps, power), 0.2)
+    assert np.all(lrs[decay_steps:] == 0.0) and lrs[decay_steps - 1] > 0.0
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("period, mult, final", [(37, 1, 0.01), (7, 2, 0.0), (5, 3, 0.02), (1, 1, 0.0)])
+def test_cosine_warm_restarts_matches_torch(period, mult, final):
+    lrs = _compare_with_torch(lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=period, T_mult=mult, eta_min=final),
+                              S.cosine_warm_restarts(0.2, period, mult, final), 0.2)
+    # a restart lands exactly on init at the start of every cycle
+    starts = np.cumsum([0] + [period * mult**i for i in range(20)])
+    starts = starts[starts < LONG]
+    np.testing.assert_array_equal(lrs[starts], 0.2)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "total, pct, strategy, three_phase",
+    [(LONG, 0.3, "cos", False), (LONG - 1, 0.27, "linear", True), (LONG, 0.25, "cos", True),
+     (LONG - 3, 0.1, "linear", False)],
+)
+def test_one_cycle_matches_torch_one_cycle_lr(total, pct, strategy, three_phase):
+    # The group's own lr is ignored by both: the cycle is defined by max_lr and the divisors.
+    lrs = _compare_with_torch(
+        lambda L, o: L.OneCycleLR(o, max_lr=0.2, total_steps=total, pct_start=pct, anneal_strategy=strategy,
+                                  div_factor=20.0, final_div_factor=1e3, three_phase=three_phase,
+                                  cycle_momentum=False),
+        S.one_cycle(0.2, total, pct, strategy, div_factor=20.0, final_div_factor=1e3, three_phase=three_phase),
+        base_lr=0.7, n=total)
+    # the peak falls between two steps when p·T is not an integer, so it is only approached
+    assert lrs[0] == pytest.approx(0.2 / 20) and lrs.max() == pytest.approx(0.2, rel=1e-3) and lrs.max() <= 0.2
+    assert lrs[-1] == pytest.approx(0.2 / 20 / 1e3)
+
+
+def test_one_cycle_holds_its_last_rate_where_torch_extrapolates_or_raises():
+    f = S.one_cycle(1.0, 100)
+    assert f(99) == f(100) == f(10**6) == pytest.approx(1.0 / 25 / 1e4)
+
+
+@pytest.mark.torch
+def test_cosine_decay_parts_from_torch_cosine_annealing_beyond_t_max():
+    # Up to T_max the two agree (to torch's recursive rounding); beyond it torch's cosine
+    # climbs back to init at 2·T_max while this one stays at final, as the docstring says.
+    torch = require("torch")
+    T = 1000
+    expected = _torch_lrs(torch, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=T, eta_min=0.01),
+                          [0.3], 4 * T + 1)[:, 0]
+    ours = S.values(S.cosine_decay(0.3, T, final=0.01), 4 * T + 1)
+    np.testing.assert_allclose(ours[: T + 1], expected[: T + 1], rtol=2 * T * np.finfo(float).eps)
+    assert expected[2 * T] == pytest.approx(0.3) and ours[2 * T] == pytest.approx(0.01)
+    assert expected[4 * T] == pytest.approx(0.3, rel=1e-9)  # periodic, period 2·T_max
+
+
+@pytest.mark.torch
+def test_linear_lr_refuses_a_warmup_from_zero_that_linear_warmup_accepts():
+    torch = require("torch")
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.0, total_iters=5)
+    assert S.linear_warmup(1.0, 5)(0) == 0.0
+
+
+def test_new_schedules_values_by_hand():
+    np.testing.assert_allclose(S.values(S.multi_step_decay(1.0, [2, 4], 0.5), 6), [1, 1, .5, .5, .25, .25])
+    np.testing.assert_allclose(S.values(S.polynomial_decay(1.0, 4, 2.0, final=0.2), 6),
+                               [1.0, 0.65, 0.4, 0.25, 0.2, 0.2])
+    np.testing.assert_allclose(S.values(S.cosine_warm_restarts(1.0, 2, 2), 8),
+                               [1.0, 0.5] + [(1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)]
+                               + [1.0, (1 + math.cos(math.pi / 8)) / 2], rtol=1e-15)
+    f = S.one_cycle(1.0, 11, pct_start=0.5, anneal_strategy="linear", div_factor=10.0, final_div_factor=10.0)
+    # rises from 0.1 at step 0 to 1.0 at step 4.5 (= 0.5·11 − 1), falls to 0.01 at step 10
+    assert f(0) == pytest.approx(0.1) and f(10) == pytest.approx(0.01)
+    assert f(4) == pytest.approx(0.1 + 0.9 * 4 / 4.5) and f(5) == pytest.approx(1.0 - 0.99 * 0.5 / 5.5)
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: S.multi_step_decay(1.0, [5, 5]), "milestones"),
+        (lambda: S.multi_step_decay(1.0, [0, 5]), r"milestones\[0\]"),
+        (lambda: S.multi_step_decay(1.0, [3], gamma=2.0), "gamma"),
+        (lambda: S.polynomial_decay(1.0, 0), "decay_steps"),
+        (lambda: S.polynomial_decay(1.0, 10, power=0.0), "power"),
+        (lambda: S.polynomial_decay(1.0, 10, final=-1.0), "final"),
+        (lambda: S.cosine_warm_restarts(1.0, 0), "first_period"),
+        (lambda: S.cosine_warm_restarts(1.0, 5, period_mult=0), "period_mult"),
+        (lambda: S.one_cycle(1.0, 1), "total_steps"),
+        (lambda: S.one_cycle(1.0, 100, pct_start=1.0), "pct_start"),
+        (lambda: S.one_cycle(1.0, 100, pct_start=0.01), "pct_start"),  # torch: ZeroDivisionError
+        (lambda: S.one_cycle(1.0, 100, pct_start=0.6, three_phase=True), "pct_start"),
+        (lambda: S.one_cycle(1.0, 100, anneal_strategy="cosine"), "anneal_strategy"),
+        (lambda: S.one_cycle(1.0, 100, div_factor=0.0), "div_factor"),
+        (lambda: S.one_cycle(1.0, 100, final_div_factor=-1.0), "final_div_factor"),
+        (lambda: S.one_cycle(-1.0, 100), "max_lr"),
+    ],
+)
+def test_new_schedules_name_their_invalid_arguments(make, name):
+    with pytest.raises(ValueError, match=name):
+        make()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: S.cosine_warm_restarts(1.0, 5, period_mult=1.5), lambda: S.one_cycle(1.0, 100, three_phase=1),
+     lambda: S.multi_step_decay(1.0, [2.5])],
+)
+def test_new_schedules_wrong_types(make):
+    with pytest.raises(TypeError):
+        make()
+
+
+# ---------------------------------------------------------------------------- reduce on plateau
+def _metrics(n, seed=0):
+    """A validation loss with the shape that makes a plateau scheduler act: decreasing overall,
+    noisy, with long flat stretches, a late rise, and some exact repeats."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    trend = 1.0 / (1.0 + t / 300.0) + 0.05 * np.sin(t / 150.0)
+    flat = np.where((t // 400) % 3 == 2, trend[(t // 400) * 400], trend)
+    loss = flat + 0.01 * rng.standard_normal(n)
+    loss[n // 2: n // 2 + 50] = loss[n // 2]
+    return loss
+
+
+PLATEAU_SETTINGS = [
+    dict(),
+    dict(mode="max", factor=0.5, patience=3, threshold=0.01, threshold_mode="abs", cooldown=5),
+    dict(factor=0.7, patience=0, threshold=0.0, cooldown=2, min_lr=1e-3),
+    dict(factor=0.9, patience=20, threshold=1e-3, threshold_mode="abs", eps=1e-4),
+    dict(mode="max", factor=0.0, patience=50, min_lr=0.05),
+    dict(mode="min", factor=0.5, patience=2, threshold=0.1),  # rel, applied to negative metrics below
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("settings", PLATEAU_SETTINGS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "defaults")
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_reduce_lr_on_plateau_matches_torch(settings, sign):
+    torch = require("torch")
+    metrics = sign * _metrics(LONG)
+    base = [0.3, 0.01]
+    params = [torch.zeros(1, requires_grad=True) for _ in base]
+    t_opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, base)])
+    t_plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **settings)
+    opt = adamlib.SGD([{"params": [np.zeros(1)], "lr": lr} for lr in base])
+    plateau = S.ReduceLROnPlateau(opt, **settings)
+    reductions = 0
+    for metric in metrics:
+        before = _lrs(opt)
+        t_opt.step(), opt.step([np.zeros(1), np.zeros(1)])
+        t_plateau.step(float(metric)), plateau.step(metric)
+        assert _lrs(opt) == [g["lr"] for g in t_opt.param_groups]
+        assert plateau.get_last_lr() == t_plateau.get_last_lr()
+        assert (plateau.last_step, plateau.best, plateau.num_bad_epochs, plateau.cooldown_counter) == (
+            t_plateau.last_epoch, t_plateau.best, t_plateau.num_bad_epochs, t_plateau.cooldown_counter)
+        reductions += _lrs(opt) != before
+    # the sequence must make the scheduler act, or the test proves nothing (factor=0 with a
+    # floor can act only once)
+    assert reductions >= (1 if settings.get("factor") == 0.0 else 2)
+
+
+def test_reduce_lr_on_plateau_counts_patience_and_cooldown():
+    opt = adamlib.SGD([np.zeros(1)], lr=1.0)
+    plateau = S.ReduceLROnPlateau(opt, factor=0.5, patience=2, cooldown=1, threshold=0.0)
+    lrs = []
+    for loss in [5, 4, 4, 4, 4, 4, 4, 3, 3, 3, 3]:
+        plateau.step(loss)
+        lrs.append(opt.param_groups[0]["lr"])
+    # bad: steps 3,4 (count 1,2), step 4 is the third bad → reduce; cooldown swallows step 5;
+    # steps 6,7? 7 improves; 8, 9, 10 bad → reduce at the third.
+    assert lrs == [1, 1, 1, 1, .5, .5, .5, .5, .5, .5, .25]
+
+
+def test_reduce_lr_on_plateau_refuses_bad_input_and_changes_nothing():
+    opt = adamlib.SGD([np.zeros(1)], lr=1.0)
+    plateau = S.ReduceLROnPlateau(opt, patience=0)
+    plateau.step(1.0)
+    before = plateau.state_dict()
+    for bad, error in [(math.nan, ValueError), (math.inf, ValueError), ("1.0", TypeError), (True, TypeError),
+                       (np.zeros(3), TypeError)]:
+        with pytest.raises(error, match="metric"):
+            plateau.step(bad)
+        assert plateau.state_dict() == before and opt.param_groups[0]["lr"] == 1.0
+    plateau.step(np.float32(2.0))  # numpy scalars and 0-d arrays are numbers
+    plateau.step(np.array(3.0))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(mode="minimum"), "mode"), (dict(threshold_mode="relative"), "threshold_mode"),
+        (dict(factor=1.0), "factor"), (dict(factor=-0.1), "factor"), (dict(patience=-1), "patience"),
+        (dict(threshold=-1e-4), "threshold"), (dict(cooldown=-1), "cooldown"), (dict(min_lr=-1.0), "min_lr"),
+        (dict(min_lr=[0.0, 0.0]), "min_lr"), (dict(eps=-1.0), "eps"),
+    ],
+)
+def test_reduce_lr_on_plateau_names_invalid_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        S.ReduceLROnPlateau(adamlib.SGD([np.zeros(1)], lr=1.0), **kwargs)
+
+
+def test_reduce_lr_on_plateau_state_dict_resumes_exactly(tmp_path):
+    metrics = _metrics(600, seed=1)
+    make = lambda: adamlib.SGD([np.zeros(1)], lr=0.5)
+    settings = dict(factor=0.5, patience=5, cooldown=3, min_lr=[1e-3])
+    opt = make()
+    straight = S.ReduceLROnPlateau(opt, **settings)
+    history = []
+    for m in metrics:
+        straight.step(m)
+        history.append(opt.param_groups[0]["lr"])
+    opt2 = make()
+    first = S.ReduceLROnPlateau(opt2, **settings)
+    for m in metrics[:300]:
+        first.step(m)
+    adamlib.save(tmp_path / "ckpt.npz", {"optimizer": opt2.state_dict(), "plateau": first.state_dict()})
+    saved = adamlib.load(tmp_path / "ckpt.npz")
+    opt3 = make()
+    resumed = S.ReduceLROnPlateau(opt3, **settings)
+    opt3.load_state_dict(saved["optimizer"])
+    resumed.load_state_dict(saved["plateau"])
+    assert resumed.state_dict() == first.state_dict()
+    for t, m in enumerate(metrics[300:], 300):
+        resumed.step(m)
+        assert opt3.param_groups[0]["lr"] == history[t]
+    with pytest.raises(ValueError, match="patience"):
+        S.ReduceLROnPlateau(make(), **{**settings, "patience": 6}).load_state_dict(saved["plateau"])
