@@ -21,8 +21,9 @@ Rankings of optimizers are decided by how they were tuned (Choi et al., 2019; Sc
 The experiment itself is a function the caller writes, ``trial(config, seed)``: it builds its
 optimizer with ``config.optimizer(params)``, trains, and returns a final score (lower is better,
 e.g. a loss) or a curve whose last value is the score. A diverged run returns ``inf`` or
-``nan``; both count as ``inf``. With ``batched=True`` it is called as ``trial(config, seeds)``
-and returns one score (or curve) per seed, which lets a problem advance every seed in one array.
+``nan``; both count as ``inf`` (a score of ``-inf``, a perfect run on a log scale, is kept).
+With ``batched=True`` it is called as ``trial(config, seeds)`` and returns one score (or
+curve) per seed, which lets a problem advance every seed in one array.
 
 >>> import numpy as np, adamlib
 >>> from adamlib.compare import Contender, LogAxis, compare
@@ -180,7 +181,7 @@ def _scores(outputs, score, n: int) -> np.ndarray:
     values = np.array([score(out) for out in outputs], dtype=np.float64)
     if values.shape != (n,):
         raise ValueError(f"the trial returned {values.shape[0] if values.ndim else 1} results for {n} seeds")
-    values[~np.isfinite(values)] = np.inf  # a diverged run (inf or nan) is the worst score
+    values[np.isnan(values)] = np.inf  # a diverged run (inf or nan) is the worst score; -inf stays
     return values
 
 
@@ -241,7 +242,7 @@ def tune(contender: Contender, trial, seeds: Sequence[int], *, score=_final, bat
         grid = {v: s for v, s in scores.items()
                 if all(x in axes[n].points for n, x in zip(names, v))}
         best_values = min(grid, key=grid.get)
-        if not math.isfinite(grid[best_values]):
+        if grid[best_values] == math.inf:
             raise EdgeOptimumError(f"{contender.name}: every configuration of the grid diverged")
         edges = []
         for k, n in enumerate(names):
@@ -415,13 +416,16 @@ class Comparison:
         def fmt(x):
             return f"{x:.{digits}g}" if isinstance(x, float) else repr(x)
 
-        rows = []
+        tuned = {name: ", ".join(f"{k}={fmt(v)}" for k, v in self.tuned[name].best.items())
+                 for name in self.scores}
+        width = max(len("contender"), *map(len, self.scores))
+        hyper_width = max(len("tuned"), *map(len, tuned.values()))
+        rows = [f"{'contender':<{width}}  {'tuned':<{hyper_width}}  mean  "
+                f"[{self.level:.0%} interval over {len(self.reporting_seeds)} seeds]"]
         for name in self.scores:
             s = self.summary(name)
-            hyper = ", ".join(f"{k}={fmt(v)}" for k, v in self.tuned[name].best.items())
-            rows.append(f"{name:<16} {hyper:<28} {fmt(s.mean)}  [{fmt(s.low)}, {fmt(s.high)}]")
-        header = f"{'contender':<16} {'tuned':<28} mean  [{self.level:.0%} interval over {len(self.reporting_seeds)} seeds]"
-        return "\n".join([header] + rows)
+            rows.append(f"{name:<{width}}  {tuned[name]:<{hyper_width}}  {fmt(s.mean)}  [{fmt(s.low)}, {fmt(s.high)}]")
+        return "\n".join(rows)
 
 
 def compare(contenders: Sequence[Contender], trial, *, tuning_seeds: Sequence[int] = (0, 1, 2),

@@ -188,3 +188,17 @@ def test_interval_covers_the_true_mean_at_its_level():
 def test_interval_with_a_diverged_run_is_unbounded():
     interval = mean_interval([1.0, 2.0, math.inf, 1.5, 1.2])
     assert interval.low == -math.inf and interval.high == math.inf and not interval.excludes(0.0)
+
+
+def test_a_perfect_log_score_is_not_a_divergence():
+    def trial(config, seed):  # the loss reaches exactly 0 (log -inf) at lr = 1e-2 only
+        return -math.inf if config.hyper["lr"] == pytest.approx(1e-2) else (math.log10(config.hyper["lr"]) + 2) ** 2
+    assert tune(SGD_LR, trial, seeds=[0]).best["lr"] == pytest.approx(1e-2)
+
+
+def test_table_columns_fit_long_names():
+    grid = {"lr": LogAxis(1e-3, 1e-1)}
+    result = compare([Contender("a contender with a long name", adamlib.SGD, grid),
+                      Contender("b", adamlib.SGD, grid)], parabola_trial(1e-2))
+    lines = result.table().splitlines()
+    assert len({line.index("lr=") for line in lines[1:]}) == 1  # aligned columns
