@@ -33,6 +33,8 @@ nothing. Gradients in another memory layout than their parameter are copied into
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import torch
 from torch.autograd.graph import increment_version
@@ -99,7 +101,7 @@ class _Param:
         self.order = _memory_order(p, where)
         self.inverse = None if self.order is None else tuple(int(i) for i in np.argsort(self.order))
         self.view = self._numpy(p.detach())
-        self.state, self.state_items, self.scalars, self.mirrored = None, (), (), False
+        self.state, self.state_items, self.scalars, self.mirrored = None, ((), []), (), False
 
     def _numpy(self, t: torch.Tensor) -> np.ndarray:
         """``t`` (shaped like the parameter) as numpy, in the parameter's memory order."""
@@ -140,17 +142,16 @@ class _Param:
             raise _Stale
         if state is None:
             return
-        if len(state) != len(self.state_items):
-            raise _Stale
-        for key, tensor, ptr in self.state_items:
-            if state.get(key) is not tensor:
-                raise _Stale  # replaced: adopt the new tensor's values
-            if ptr is not None and tensor.data_ptr() != ptr:
-                raise RuntimeError(
-                    f"optimizer state {key!r} of {self.where} was moved to new memory (by "
-                    "share_memory_() or similar); adamlib.torch keeps the state in its own arrays "
-                    "and cannot follow it there: use torch.optim for state shared between processes"
-                )
+        tensors, ptrs = self.state_items
+        if len(state) != len(tensors) or not all(map(operator.is_, state.values(), tensors)):
+            raise _Stale  # an entry replaced, added or removed: adopt the dict as it is now
+        if list(map(_data_ptr, tensors)) != ptrs:
+            key = next(k for k, t, ptr in zip(state, tensors, ptrs) if _data_ptr(t) != ptr)
+            raise RuntimeError(
+                f"optimizer state {key!r} of {self.where} was moved to new memory (by "
+                "share_memory_() or similar); adamlib.torch keeps the state in its own arrays "
+                "and cannot follow it there: use torch.optim for state shared between processes"
+            )
 
     def state_array(self, t: torch.Tensor) -> np.ndarray:
         """A torch state tensor as numpy, in the parameter's memory order and dtype (no copy if
@@ -375,10 +376,14 @@ class _KernelStep:
         increment_version(stepped)
 
 
+def _data_ptr(value):
+    return value.data_ptr() if isinstance(value, torch.Tensor) else None
+
+
 def _items(state) -> tuple:
-    if not state:
-        return ()
-    return tuple((k, v, v.data_ptr()) if isinstance(v, torch.Tensor) else (k, v, None) for k, v in state.items())
+    """The values of a state dict, and their addresses, as mirrored: see ``_Param.check_state``."""
+    tensors = tuple(state.values()) if state else ()
+    return tensors, list(map(_data_ptr, tensors))
 
 
 def _document(cls, torch_class, numpy_class):
