@@ -19,6 +19,11 @@ Sections:
 ``threshold``   serial against multi-threaded Adam kernel by size: where threads start to pay.
 ``startup``     seconds to import adamlib and take the first step, on top of ``import numba``,
                 with a warm and with an empty disk cache.
+``torch_models`` ``opt.step()`` on real torch.nn models (an MLP: a few large tensors; a small
+                convnet: many small ones): adamlib.torch.Adam against torch.optim.Adam's for-loop,
+                foreach and fused implementations, with median and interquartile range.
+
+    python benchmarks/run.py --torch-models  # only that section (needs torch), printed
 """
 
 from __future__ import annotations
@@ -71,12 +76,26 @@ def numpy_adam(state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     p -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
+def set_threads(n: int) -> None:
+    global THREADS
+    THREADS = n
+    numba.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
 def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
 def interleaved(contenders: dict, rounds: int, warmup: int = 2, budget: float = 40.0) -> dict:
     """Median seconds per call of each contender, timed round-robin."""
+    times = interleaved_times(contenders, rounds, warmup, budget)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: float = 40.0) -> dict:
+    """Every round's seconds per call of each contender, timed round-robin."""
     for _ in range(warmup):
         for fn in contenders.values():
             fn()
@@ -89,7 +108,7 @@ def interleaved(contenders: dict, rounds: int, warmup: int = 2, budget: float = 
             times[name].append(time.perf_counter() - t0)
         if r >= 2 and time.perf_counter() - start > budget:
             break
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
 
 
 def rounds_for(n: int) -> int:
@@ -220,6 +239,70 @@ def bench_threshold(sizes, dtypes):
     return rows
 
 
+def torch_models():
+    """``{name: factory}`` of the torch.nn models whose optimizer step is measured."""
+    nn = torch.nn
+
+    def mlp():  # a few large tensors: 6 tensors, 1.9·10⁶ parameters
+        return nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                             nn.Linear(1024, 10))
+
+    def convnet():  # many small tensors: 8 conv–BatchNorm blocks, 26 tensors, 1.5·10⁵ parameters
+        layers, channels = [], [3, 16, 16, 32, 32, 64, 64, 64, 64]
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+        return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+    return {"mlp": mlp, "convnet": convnet}
+
+
+def bench_torch_models(rounds=200, budget=20.0):
+    """``opt.step()`` of Adam on each model: adamlib.torch against torch.optim's three paths.
+
+    Every contender owns a copy of the model with the same fixed gradients (set once, so only
+    the step is timed); the steps are interleaved round by round.
+    """
+    import adamlib.torch
+
+    rows = []
+    for name, make in torch_models().items():
+        torch.manual_seed(0)
+        reference = make()
+        grads = [torch.randn_like(p) for p in reference.parameters()]
+        contenders = {}
+        for label, cls, kwargs in (("adamlib.torch", adamlib.torch.Adam, {}),
+                                   ("torch_forloop", torch.optim.Adam, {"foreach": False}),
+                                   ("torch_foreach", torch.optim.Adam, {"foreach": True}),
+                                   ("torch_fused", torch.optim.Adam, {"fused": True})):
+            model = make()
+            model.load_state_dict(reference.state_dict())
+            for p, g in zip(model.parameters(), grads):
+                p.grad = g.clone()
+            contenders[label] = cls(model.parameters(), **kwargs).step
+        log(f"[torch_models] {name}")
+        times = interleaved_times(contenders, rounds, budget=budget)
+        params = list(reference.parameters())
+        rows.append({
+            "model": name, "tensors": len(params), "elements": sum(p.numel() for p in params),
+            "seconds": {k: statistics.median(ts) for k, ts in times.items()},
+            "quartiles": {k: statistics.quantiles(ts, n=4)[::2] for k, ts in times.items()},
+            "rounds": len(next(iter(times.values()))),
+        })
+    return rows
+
+
+def report_torch_models(rows):
+    lines = ["Adam opt.step() on torch.nn models, float32 (ms per step, [quartiles], ratio to torch fused)"]
+    for row in rows:
+        s, q, fused = row["seconds"], row["quartiles"], row["seconds"]["torch_fused"]
+        lines.append(f"  {row['model']}: {row['tensors']} tensors, {row['elements']:.2e} elements, "
+                     f"{row['rounds']} rounds")
+        for k, v in s.items():
+            lines.append(f"    {k:14} {v * 1e3:8.3f}  [{q[k][0] * 1e3:7.3f}, {q[k][1] * 1e3:7.3f}]  "
+                         f"x{v / fused:5.2f}")
+    return "\n".join(lines)
+
+
 STARTUP = (
     "import time, numpy as np; t0 = time.perf_counter(); import numba; t1 = time.perf_counter()\n"
     "import adamlib\n"
@@ -308,6 +391,9 @@ def report(results):
         s = row["seconds"]
         add(f"  {row['dtype']:8} {row['n']:8d} serial {s['serial'] * 1e6:8.1f} parallel "
             f"{s['parallel'] * 1e6:8.1f}  serial/parallel {s['serial'] / s['parallel']:.2f}")
+    if results.get("torch_models"):
+        add("")
+        add(report_torch_models(results["torch_models"]))
     st = results.get("startup")
     if st:
         add("")
@@ -321,10 +407,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (CI)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results.json"))
+    parser.add_argument("--torch-models", action="store_true",
+                        help="only the torch.nn model section, printed (results.json untouched)")
+    parser.add_argument("--threads", type=int, default=THREADS,
+                        help=f"threads for numba and torch (default {THREADS})")
     args = parser.parse_args(argv)
-    numba.set_num_threads(THREADS)
-    if torch is not None:
-        torch.set_num_threads(THREADS)
+    set_threads(args.threads)
+    if args.torch_models:
+        if torch is None:
+            parser.error("--torch-models needs torch (pip install adamlib[torch])")
+        print(report_torch_models(bench_torch_models()))
+        return
     dtypes = [np.float32, np.float64]
     if args.quick:
         results = {
@@ -333,6 +426,7 @@ def main(argv=None):
             "model": bench_model(sizes=model_shapes(count=20, total=10**5, largest=10**4)),
             "threshold": bench_threshold([10**3, 10**4], [np.float32]),
             "startup": bench_startup(repeats=1),
+            "torch_models": bench_torch_models(rounds=5, budget=2.0) if torch is not None else [],
         }
     else:
         results = {
@@ -341,6 +435,7 @@ def main(argv=None):
             "model": bench_model(),
             "threshold": bench_threshold([2000, 5000, 10**4, 2 * 10**4, 5 * 10**4, 10**5, 2 * 10**5, 5 * 10**5], dtypes),
             "startup": bench_startup(),
+            "torch_models": bench_torch_models() if torch is not None else [],
         }
     results["machine"] = machine()
     results["quick"] = args.quick

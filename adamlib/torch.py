@@ -1,0 +1,433 @@
+"""torch.optim's optimizers, stepped by adamlib's kernels: change one import, keep the loop.
+
+>>> import torch
+>>> from adamlib.torch import AdamW
+>>> model = torch.nn.Linear(3, 1)
+>>> opt = AdamW(model.parameters(), lr=1e-2)
+>>> model(torch.ones(2, 3)).sum().backward()
+>>> opt.step(); opt.zero_grad()
+
+Each class here *is* the ``torch.optim`` class of the same name (a subclass of it): the same
+arguments, defaults, validation, ``param_groups``, ``state``, hooks, ``zero_grad`` and
+``state_dict()``/``load_state_dict()`` in torch's own format, so every learning-rate scheduler,
+``torch.save`` checkpoint and wrapper built on ``torch.optim.Optimizer`` works unchanged. Only
+``step`` differs: it runs adamlib's fused kernels on zero-copy numpy views of the parameters
+and of their ``.grad``.
+
+How it works. An inner adamlib optimizer (:mod:`adamlib.optimizers`) holds numpy views of the
+parameters; ``self.state[p]`` holds tensors that share memory with the inner optimizer's state
+arrays (and 0-d tensors for ``step`` and NAdam's ``mu_product``, refreshed after each step), so
+torch's own ``state_dict`` sees live values. Before each step the adapter checks, for every
+parameter, that it is the same tensor at the same address with the same state tensors; if
+anything moved (``model.share_memory()``, ``.to()``, ``p.data = ...``, ZeRO's bucket views,
+``load_state_dict``, a group added or edited, an option that decides which state exists), the
+inner optimizer is rebuilt from the tensors as they are now — never writing through an old view.
+Options (``lr``, ``betas``, ...) are copied from ``param_groups`` at every step, so schedulers
+work.
+
+What it refuses, with an error that says what to do: parameters that are not float32/float64
+CPU tensors dense in memory (CUDA, float16, bfloat16, complex, sparse), sparse gradients and
+``differentiable=True``. ``foreach``, ``fused`` and ``capturable`` are accepted and change
+nothing. Gradients in another memory layout than their parameter are copied into it first.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import torch
+from torch.autograd.graph import increment_version
+
+from . import optimizers as _numpy
+from ._torch_format import (
+    from_torch_state_dict,
+    group_from_torch,
+    option_names,
+    param_state_from_torch,
+    param_state_to_torch,
+    to_torch_state_dict,
+)
+
+__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+           "from_torch_state_dict", "to_torch_state_dict"]
+
+_DTYPES = (torch.float32, torch.float64)
+
+
+class _Stale(Exception):
+    """Internal: a parameter or its state changed since the inner optimizer was built."""
+
+
+def _memory_order(p: torch.Tensor, where: str):
+    """The permutation that makes ``p`` C-contiguous (None if it already is); dense tensors only."""
+    if p.is_contiguous():
+        return None
+    order = tuple(sorted(range(p.dim()), key=lambda d: -p.stride(d)))
+    if not p.permute(order).is_contiguous():
+        raise ValueError(
+            f"{where} is not dense in memory (shape {tuple(p.shape)}, strides {p.stride()}); "
+            "adamlib.torch updates parameters as flat memory: pass p.contiguous() as the parameter"
+        )
+    return order
+
+
+def _check_param(p, where: str, optimizer: str) -> None:
+    """Refuse a parameter the kernels cannot update in place, saying what to do instead."""
+    if p.layout != torch.strided:
+        raise ValueError(f"{where} is a sparse tensor ({p.layout}); adamlib.torch updates dense "
+                         f"CPU tensors only: use torch.optim.{optimizer}")
+    if p.device.type != "cpu":
+        raise ValueError(f"{where} is on {p.device}; adamlib's kernels run on the CPU: move the model "
+                         f"with .cpu(), or use torch.optim.{optimizer}(..., fused=True) on {p.device.type}")
+    if p.dtype not in _DTYPES:
+        hint = ("view it as real numbers with torch.view_as_real" if p.is_complex() else
+                "keep float32 master weights (e.g. torch.autocast for low-precision compute)")
+        raise TypeError(f"{where} is {p.dtype}; adamlib's kernels take float32 and float64: {hint}, "
+                        f"or use torch.optim.{optimizer}")
+    _memory_order(p, where)
+
+
+class _Param:
+    """One parameter as the inner optimizer sees it: its numpy view, and its mirrored state."""
+
+    __slots__ = ("param", "where", "ptr", "shape", "stride", "dtype", "order", "inverse", "view",
+                 "state", "state_items", "scalars", "mirrored")
+
+    def __init__(self, p: torch.Tensor, where: str, optimizer: str):
+        _check_param(p, where, optimizer)
+        self.param, self.where = p, where
+        self.ptr, self.shape, self.stride, self.dtype = p.data_ptr(), p.shape, p.stride(), p.dtype
+        self.order = _memory_order(p, where)
+        self.inverse = None if self.order is None else tuple(int(i) for i in np.argsort(self.order))
+        self.view = self._numpy(p.detach())
+        self.state, self.state_items, self.scalars, self.mirrored = None, ((), []), (), False
+
+    def _numpy(self, t: torch.Tensor) -> np.ndarray:
+        """``t`` (shaped like the parameter) as numpy, in the parameter's memory order."""
+        return (t if self.order is None else t.permute(self.order)).numpy()
+
+    def moved(self) -> bool:
+        p = self.param
+        return p.data_ptr() != self.ptr or p.shape != self.shape or p.stride() != self.stride or p.dtype != self.dtype
+
+    def gradient(self, g: torch.Tensor) -> np.ndarray:
+        """A numpy view of ``g`` that the kernels read in step with :attr:`view` (or a copy)."""
+        try:
+            a = g.numpy() if self.order is None else g.permute(self.order).numpy()
+        except (RuntimeError, TypeError):
+            return self._unusual_gradient(g)
+        if a.shape != self.view.shape or a.dtype != self.view.dtype or not a.flags.c_contiguous:
+            return self._unusual_gradient(g)
+        return a
+
+    def _unusual_gradient(self, g: torch.Tensor) -> np.ndarray:
+        if self.moved():
+            raise _Stale
+        role = f"the gradient of {self.where}"
+        if g.layout != torch.strided:
+            raise ValueError(f"{role} is sparse; adamlib.torch takes dense gradients: use dense ones "
+                             "(e.g. nn.Embedding(sparse=False)) or torch.optim.SparseAdam")
+        if g.device.type != "cpu" or g.dtype != self.dtype or g.shape != self.shape:
+            raise ValueError(f"{role} is a {g.dtype} tensor of shape {tuple(g.shape)} on {g.device}, "
+                             f"the parameter a {self.dtype} tensor of shape {tuple(self.shape)} on cpu")
+        g = g.detach().resolve_conj().resolve_neg()
+        if g.stride() != self.stride:  # another memory layout: one copy into the parameter's
+            g = torch.empty_like(self.param, memory_format=torch.preserve_format).copy_(g)
+        return self._numpy(g)
+
+    def check_state(self, state) -> None:
+        """Raise :class:`_Stale` if ``state`` is not the dict of tensors mirrored last."""
+        if state is not self.state:
+            raise _Stale
+        if state is None:
+            return
+        tensors, ptrs = self.state_items
+        if len(state) != len(tensors) or not all(map(operator.is_, state.values(), tensors)):
+            raise _Stale  # an entry replaced, added or removed: adopt the dict as it is now
+        if list(map(_data_ptr, tensors)) != ptrs:
+            key = next(k for k, t, ptr in zip(state, tensors, ptrs) if _data_ptr(t) != ptr)
+            raise RuntimeError(
+                f"optimizer state {key!r} of {self.where} was moved to new memory (by "
+                "share_memory_() or similar); adamlib.torch keeps the state in its own arrays "
+                "and cannot follow it there: use torch.optim for state shared between processes"
+            )
+
+    def state_array(self, t: torch.Tensor) -> np.ndarray:
+        """A torch state tensor as numpy, in the parameter's memory order and dtype (no copy if
+        it already is; adamlib copies on load)."""
+        t = t.detach()
+        if t.device.type != "cpu" or t.dtype != self.dtype:
+            t = t.to(device="cpu", dtype=self.dtype)
+        if t.shape != self.shape:
+            return t.numpy()  # adamlib's load_state_dict names the mismatch
+        return self._numpy(t)
+
+    def tensor(self, key, array: np.ndarray) -> torch.Tensor:
+        """A tensor of the parameter's shape and strides that shares ``array``'s memory."""
+        t = torch.from_numpy(array)
+        return t if self.inverse is None else t.permute(self.inverse)
+
+
+def _scalar_dtype(group, key, previous) -> type:
+    """The dtype torch gives a scalar state entry (kept from a loaded tensor where there is one)."""
+    if isinstance(previous, torch.Tensor) and previous.dtype in _DTYPES:
+        return np.float64 if previous.dtype == torch.float64 else np.float32
+    if key == "step" and group.get("fused"):
+        return np.float32
+    return np.float64 if torch.get_default_dtype() == torch.float64 else np.float32
+
+
+class _KernelStep:
+    """The step of an adamlib.torch optimizer: mixed into the torch.optim class of its name."""
+
+    _numpy_class: type
+    _state_options: tuple = ()  # options whose truth decides which state buffers exist
+
+    def __init__(self, params, *args, **kwargs):
+        self._params = None  # the inner optimizer's view of the parameters, built at a step
+        super().__init__(params, *args, **kwargs)
+        # fused=True makes torch's class advertise a step that unscales gradients itself.
+        self._step_supports_amp_scaling = False
+
+    def __setstate__(self, state):  # unpickling, and torch's load_state_dict
+        super().__setstate__(state)
+        self._params = None
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        group, index = self.param_groups[-1], len(self.param_groups) - 1
+        try:
+            self._check_group(group, index)
+            for j, p in enumerate(group["params"]):
+                _check_param(p, self._where(group, index, j), type(self).__name__)
+        except (TypeError, ValueError):
+            self.param_groups.pop()
+            raise
+        self._params = None
+
+    def _check_group(self, group, index):
+        if group.get("differentiable"):
+            name = type(self).__name__
+            raise ValueError(f"param_groups[{index}] has differentiable=True, but adamlib.torch.{name}'s "
+                             f"step runs outside autograd: use torch.optim.{name}(differentiable=True)")
+
+    @staticmethod
+    def _where(group, index, j):
+        names = group.get("param_names")
+        return f"parameter {names[j]!r}" if names else f"param_groups[{index}]['params'][{j}]"
+
+    def load_state_dict(self, state_dict):
+        """torch's ``load_state_dict``; also takes a state dict of adamlib's numpy optimizers."""
+        if isinstance(state_dict, dict) and "optimizer" in state_dict:
+            state_dict = to_torch_state_dict(state_dict)
+        super().load_state_dict(state_dict)
+
+    # ------------------------------------------------------------------ the step
+    def step(self, closure=None):
+        """One update of every parameter that has a ``.grad``, by adamlib's kernel.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Re-evaluates the model and returns the loss (called with gradients enabled).
+
+        Returns
+        -------
+        The closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        try:
+            grads = self._gradients()
+        except _Stale:
+            self._rebuild()
+            grads = self._gradients()
+        if self._inner is None or all(g is None for g in grads):
+            return loss
+        numpy_name = self._numpy_class.__name__
+        for index, torch_group, inner_group in self._group_pairs:
+            self._check_group(torch_group, index)
+            inner_group.update(group_from_torch(torch_group, self._options, numpy_name))
+        self._inner.step(grads)
+        self._publish(grads)
+        return loss
+
+    def _gradients(self) -> list:
+        """One numpy gradient (or None) per parameter; raises _Stale if anything moved."""
+        params = self._params
+        if params is None or self._groups_changed():
+            raise _Stale
+        state_get = self.state.get
+        grads = []
+        for entry in params:
+            p = entry.param
+            if p.data_ptr() != entry.ptr:
+                raise _Stale
+            entry.check_state(state_get(p))
+            g = p.grad
+            grads.append(None if g is None else entry.gradient(g))
+        return grads
+
+    def _groups_changed(self) -> bool:
+        groups = self.param_groups
+        if len(groups) != len(self._groups):
+            return True
+        for group, (known, params, shape) in zip(groups, self._groups):
+            if group is not known or len(group["params"]) != len(params) or self._state_shape(group) != shape:
+                return True
+            for p, q in zip(group["params"], params):
+                if p is not q:
+                    return True
+        return False
+
+    def _state_shape(self, group) -> tuple:
+        return tuple(bool(group[k]) for k in self._state_options)
+
+    # ------------------------------------------------------------------ inner optimizer
+    def _rebuild(self) -> None:
+        """Build the inner optimizer over the parameters as they are now, with torch's state."""
+        name = type(self).__name__
+        numpy_name = self._numpy_class.__name__
+        self._options = option_names(self._numpy_class)
+        params, inner_groups, torch_groups = [], [], []
+        for index, group in enumerate(self.param_groups):
+            self._check_group(group, index)
+            entries = [_Param(p, self._where(group, index, j), name) for j, p in enumerate(group["params"])]
+            params += entries
+            if entries:  # torch allows an empty group (ZeRO makes them); adamlib does not
+                inner_groups.append({**group_from_torch(group, self._options, numpy_name),
+                                     "params": [e.view for e in entries]})
+                torch_groups.append((index, group))
+        self._groups = [(g, list(g["params"]), self._state_shape(g)) for g in self.param_groups]
+        self._params, self._inner, self._group_pairs = params, None, []
+        if not inner_groups:
+            return
+        inner = self._numpy_class(inner_groups)
+        state = {}
+        for i, entry in enumerate(params):
+            converted = param_state_from_torch(self.state.get(entry.param), numpy_name,
+                                               f"state of {entry.where}", array=entry.state_array)
+            if converted is not None:
+                state[i] = converted
+        if state:
+            snapshot = inner.state_dict()
+            snapshot["state"] = state
+            inner.load_state_dict(snapshot)  # validated whole, copied into the inner's own arrays
+        self._inner = inner
+        self._group_pairs = [(index, group, inner_group)
+                             for (index, group), inner_group in zip(torch_groups, inner.param_groups)]
+        for i, entry in enumerate(params):
+            if i in inner.state:
+                self._mirror(i, entry)
+            else:
+                entry.state = self.state.get(entry.param)
+                entry.state_items = _items(entry.state)
+
+    def _mirror(self, i: int, entry: _Param) -> None:
+        """Point ``self.state[p]`` at tensors sharing the inner optimizer's state of parameter i."""
+        group = self._group_of(i)
+        previous = self.state.get(entry.param) or {}
+        scalars = []
+
+        def scalar(key, value):
+            holder = np.array(value, dtype=_scalar_dtype(group, key, previous.get(key)))
+            scalars.append((key, holder))
+            return torch.from_numpy(holder)
+
+        converted = param_state_to_torch(self._inner.state[i], self._numpy_class.__name__,
+                                         tensor=entry.tensor, scalar=scalar)
+        entry.mirrored = True
+        if converted is None:  # torch keeps no state here (SGD without momentum)
+            entry.state = self.state.get(entry.param)
+        else:
+            state = self.state[entry.param]
+            state.clear()
+            state.update(converted)
+            entry.state = state
+        entry.state_items = _items(entry.state)
+        entry.scalars = tuple(scalars)
+
+    def _group_of(self, i: int) -> dict:
+        for group, _, _ in self._groups:
+            if i < len(group["params"]):
+                return group
+            i -= len(group["params"])
+        raise IndexError(i)
+
+    def _publish(self, grads) -> None:
+        """After the inner step: refresh the scalar state tensors, mirror new state, bump versions."""
+        inner_state = self._inner.state
+        stepped = []
+        for i, (entry, g) in enumerate(zip(self._params, grads)):
+            if g is None:
+                continue
+            stepped.append(entry.param)
+            if not entry.mirrored:
+                self._mirror(i, entry)
+                continue
+            state = inner_state[i]
+            for key, holder in entry.scalars:
+                holder[()] = state[key]
+        # The parameters changed behind autograd's back (through numpy): say so, as an in-place
+        # torch op would, so a graph that saved them refuses to backpropagate through stale values.
+        increment_version(stepped)
+
+
+def _data_ptr(value):
+    return value.data_ptr() if isinstance(value, torch.Tensor) else None
+
+
+def _items(state) -> tuple:
+    """The values of a state dict, and their addresses, as mirrored: see ``_Param.check_state``."""
+    tensors = tuple(state.values()) if state else ()
+    return tensors, list(map(_data_ptr, tensors))
+
+
+def _document(cls, torch_class, numpy_class):
+    cls.__doc__ = (
+        f"``torch.optim.{torch_class.__name__}``, stepped by adamlib's fused kernel "
+        f"(:class:`adamlib.{numpy_class.__name__}`).\n\n"
+        f"Same arguments, defaults and behaviour as ``torch.optim.{torch_class.__name__}`` (a "
+        f"subclass of it); see :mod:`adamlib.torch` for what is refused.\n"
+    )
+    return cls
+
+
+class SGD(_KernelStep, torch.optim.SGD):
+    _numpy_class = _numpy.SGD
+    _state_options = ("momentum",)
+
+
+class RMSprop(_KernelStep, torch.optim.RMSprop):
+    _numpy_class = _numpy.RMSprop
+    _state_options = ("momentum", "centered")
+
+
+class Adam(_KernelStep, torch.optim.Adam):
+    _numpy_class = _numpy.Adam
+    _state_options = ("amsgrad",)
+
+
+class AdamW(_KernelStep, torch.optim.AdamW):
+    _numpy_class = _numpy.AdamW
+    _state_options = ("amsgrad",)
+
+
+class Adamax(_KernelStep, torch.optim.Adamax):
+    _numpy_class = _numpy.Adamax
+
+
+class NAdam(_KernelStep, torch.optim.NAdam):
+    _numpy_class = _numpy.NAdam
+
+
+class RAdam(_KernelStep, torch.optim.RAdam):
+    _numpy_class = _numpy.RAdam
+
+
+for _cls in (SGD, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam):
+    _document(_cls, _cls.__mro__[2], _cls._numpy_class)
+del _cls
