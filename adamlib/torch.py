@@ -27,8 +27,15 @@ work.
 
 What it refuses, with an error that says what to do: parameters that are not float32/float64
 CPU tensors dense in memory (CUDA, float16, bfloat16, complex, sparse), tensor subclasses (the
-DTensors of FSDP's ``fully_shard``), sparse gradients and ``differentiable=True``. ``foreach``, ``fused`` and ``capturable`` are accepted and change
-nothing. Gradients in another memory layout than their parameter are copied into it first.
+DTensors of FSDP's ``fully_shard``), sparse gradients and ``differentiable=True``. ``foreach``,
+``fused`` and ``capturable`` are accepted and change nothing. Gradients in another memory
+layout than their parameter are copied into it first.
+
+Under ``torch.distributed`` (tested with 2 gloo processes on one machine): the classes work with
+``DistributedDataParallel`` and as ``ZeroRedundancyOptimizer(params, optimizer_class=...)``,
+with or without ``parameters_as_bucket_view``, and a consolidated ZeRO ``state_dict()`` loads
+into them and into torch.optim. ``ZeroRedundancyOptimizer(..., overlap_with_ddp=True)`` needs a
+functional optimizer, which adamlib does not provide: torch's constructor refuses the class.
 """
 
 from __future__ import annotations
