@@ -51,7 +51,7 @@ BATCH = 32           # the global batch; each rank takes BATCH // WORLD_SIZE row
 WIDTH, LAYERS = 32, 4
 HYPERPARAMETERS = dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)
 COLLECTIVE_TIMEOUT_S = 60   # a collective that waits longer fails (the other rank died)
-LAUNCH_TIMEOUT_S = 100      # the whole 2-process run, startup included
+LAUNCH_TIMEOUT_S = 120      # the whole 2-process run, startup included: a ceiling, not the usual time
 STATE_KEYS = ("exp_avg", "exp_avg_sq")   # Adam's m and v, as torch names them
 
 
