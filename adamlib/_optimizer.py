@@ -206,8 +206,8 @@ class Optimizer:
         if not isinstance(value, dict):
             raise TypeError(f"state must be a dict from parameter index to state, got {describe(value)}")
         self._sync_layout()
-        self._state = value if type(value) is _State else _State(value)
-        self._plans.clear()
+        self._state = _State(value)
+        self._state.replaced = True  # the next step checks every state against the groups
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own options, as ``torch.optim`` does."""
@@ -484,7 +484,7 @@ class Optimizer:
             plans.clear()
             states.replaced = False
         check_finite, ref = self.check_finite, weakref.ref
-        work, stale, checked = [], [], {}
+        work, stale, checked, overlaps = [], [], {}, []
         index = 0
         for g_index, group in enumerate(self.param_groups):
             for param in group["params"]:
@@ -499,7 +499,9 @@ class Optimizer:
                     # A gradient array already checked at the last step occupies the same memory.
                     seen = seen_before.get(index)
                     if seen is None or seen() is not grad:
-                        self._check_gradient(grad, index, memory, names)
+                        shared = memory.overlapping(grad)
+                        if shared is not None:  # an error unless the state changed (checked below)
+                            overlaps.append((index, shared))
                     checked[index] = ref(grad)
                     if check_finite:
                         self._check_finite(grad, index, names)
@@ -509,6 +511,9 @@ class Optimizer:
             if prepared_only:
                 raise RuntimeError("kernel_calls() shows a step the optimizer has prepared: take one step() first")
             self._commit_new_state(work, stale, params, names)
+        elif overlaps:
+            index, shared = overlaps[0]
+            raise ValueError(f"{_role(index, names)} shares memory with {shared}; pass a separate gradient array")
         else:
             self._checked_grads = checked
         return work
@@ -529,7 +534,10 @@ class Optimizer:
                             else self._check_state(index, g_index, group, param, state))
         memory = self._memory_map(params, states)  # entries the user replaced must not overlap
         for item in work:
-            self._check_gradient(item[3], index_of[id(item[2])], memory, names)
+            shared = memory.overlapping(item[3])
+            if shared is not None:
+                raise ValueError(f"{_role(index_of[id(item[2])], names)} shares memory with {shared}; "
+                                 "pass a separate gradient array")
         # Everything checked: commit the new state and plans.
         for w in stale:
             g_index, group, param, grad = work[w][:4]
@@ -584,13 +592,6 @@ class Optimizer:
             raise ValueError(f"grads lacks gradients for parameter(s) {missing}; "
                              "give None to skip a parameter")
         return [grads[name] for name in names], names
-
-    @staticmethod
-    def _check_gradient(grad, index: int, memory: MemoryMap, names) -> None:
-        """Refuse a gradient that shares memory with a parameter or a state buffer."""
-        shared = memory.overlapping(grad)
-        if shared is not None:
-            raise ValueError(f"{_role(index, names)} shares memory with {shared}; pass a separate gradient array")
 
     @staticmethod
     def _check_finite(grad, index: int, names) -> None:
