@@ -54,3 +54,18 @@ def test_kernel_calls_are_the_calls_a_step_makes(member):
     np.testing.assert_array_equal(a, twin_a)
     np.testing.assert_array_equal(b, twin_b)
     assert opt.state[0]["step"] == 1  # kernel_calls leaves the step count alone
+
+
+@pytest.mark.parametrize("member", [m for m in FAMILY if "betas" in m.cls([np.ones(1)]).defaults],
+                         ids=[m.name for m in FAMILY if "betas" in m.cls([np.ones(1)]).defaults])
+def test_betas_are_a_tuple_wherever_they_come_from(member):
+    opt = member.cls([np.ones(2)], betas=[0.8, 0.9])
+    opt.add_param_group({"params": [np.ones(2)], "betas": [0.7, 0.9]})
+    assert opt.defaults["betas"] == (0.8, 0.9) and opt.param_groups[1]["betas"] == (0.7, 0.9)
+    opt.param_groups[0]["betas"] = [0.5, 0.9]  # set between steps, as a schedule might
+    opt.step([np.ones(2), np.ones(2)])
+    assert opt.param_groups[0]["betas"] == (0.5, 0.9)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["betas"] = [0.6, 0.9]
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0]["betas"] == (0.6, 0.9)
