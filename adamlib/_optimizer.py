@@ -438,10 +438,12 @@ class Optimizer:
         for g_index, group, param, grad, plan, first in self._prepare(grads):
             state, kernel, variant, flat_param, buffers, dtype = plan
             if count_only:
-                _set(state, "step", state["step"] + 1)
+                t = state["step"] + 1
+                _set(state, "step", t)
             else:
                 advance(group, state)
-            key = (g_index, kernel, dtype, scalar_key(state), first)
+                t = scalar_key(state)
+            key = (g_index, kernel, dtype, t, first)
             scalars = cache.get(key)
             if scalars is None:
                 scalars = self._scalars(group, state, dtype)
@@ -555,6 +557,8 @@ class Optimizer:
 
     def _gradient_list(self, grads) -> tuple[list, list | None]:
         """``(gradients in index order, parameter names or None)`` from what ``step`` was given."""
+        if type(grads) is list or type(grads) is tuple:  # the common case, first
+            return grads, None
         if grads is _MISSING:
             raise TypeError(
                 "step() needs the gradients: opt.step(grads), one array (or None) per parameter "
