@@ -1,7 +1,7 @@
 """The base class: parameter groups, state, validation and state dicts, as in ``torch.optim``.
 
-A subclass declares its state (:attr:`Optimizer._scalar_state`, :attr:`Optimizer._buffers` and
-the :attr:`Optimizer._optional_buffers` that some option values ask for) and says three things:
+A subclass declares what its state holds (:attr:`Optimizer._state_layout`, including the
+optional buffers that some option values ask for) and says three things:
 how to check a group's hyperparameters (:meth:`Optimizer._check_group`), which fused kernel
 updates a parameter on which buffers (:meth:`Optimizer._operands`), and the kernel's scalars for
 the current step, as the kernel's named tuple (:meth:`Optimizer._scalars`).
@@ -20,75 +20,21 @@ from __future__ import annotations
 
 import operator
 import weakref
-from collections.abc import Mapping
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from ._kernels import nonfinite_count
-from ._params import NOT_OPTIONS, as_groups, check_names, split_names
-from ._validation import MemoryMap, NonFiniteGradientError, check_array, check_flag, check_int, describe
+from ._params import MISSING, NOT_OPTIONS, as_groups, check_names, gradient_list, role, split_names
+from ._state import StateLayout, _set, _State
+from ._validation import MemoryMap, NonFiniteGradientError, check_array, check_flag, describe
 
 _EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.float32, np.float64)}
-_MISSING = object()
-_set = dict.__setitem__  # writes a state entry without marking it replaced (see _State)
 
 
 def empty_like(param: np.ndarray) -> np.ndarray:
     """A shared zero-length array of ``param``'s dtype, for the buffers an option leaves unused."""
     return _EMPTY[param.dtype.type]
-
-
-def _noting(name):
-    method = getattr(dict, name)
-
-    def noting(self, *args, **kwargs):
-        self.replaced = True
-        return method(self, *args, **kwargs)
-
-    noting.__name__ = name
-    return noting
-
-
-class _State(dict):
-    """One parameter's state: a dict that notes when an entry is set, replaced or removed.
-
-    The optimizer keeps flat views of the state arrays between steps; after
-    ``opt.state[0]["exp_avg"] = new_array`` (or ``del``, ``update``, …) ``replaced`` is set and
-    the next step re-reads and re-checks the state, as torch re-reads its state every step.
-    The optimizer writes its own scalar entries (``step``) with ``dict.__setitem__``.
-    """
-
-    __slots__ = ("replaced",)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.replaced = False
-
-    def __reduce__(self):  # pickle and copy.deepcopy rebuild it from its items
-        return _State, (dict(self),)
-
-    __setitem__ = _noting("__setitem__")
-    __delitem__ = _noting("__delitem__")
-    __ior__ = _noting("__ior__")
-    clear = _noting("clear")
-    pop = _noting("pop")
-    popitem = _noting("popitem")
-    setdefault = _noting("setdefault")
-    update = _noting("update")
-
-
-class OptionalBuffer(NamedTuple):
-    """A state buffer that exists only when a group option asks for it."""
-
-    option: str
-    """The option's name, for messages."""
-    wanted: Callable[[dict], bool]
-    """Whether a group's options ask for the buffer."""
-    starts_late: bool = False
-    """Created at the first step that asks for it, even after earlier steps (torch's SGD
-    momentum buffer); otherwise an option switched on after a parameter's first step is refused
-    (torch raises a KeyError there)."""
 
 
 class KernelCall(NamedTuple):
@@ -128,12 +74,8 @@ class Optimizer:
         over all groups, created at the parameter's first step.
     """
 
-    _scalar_state: dict = {"step": 0}
-    """The scalar entries of a new state, and their initial values."""
-    _buffers: tuple = ()
-    """The state arrays every parameter has (zeros of its shape and dtype to begin with)."""
-    _optional_buffers: dict = {}
-    """State key -> :class:`OptionalBuffer`: the arrays only some option values need."""
+    _state_layout = StateLayout()
+    """What a parameter's state holds: see :class:`~adamlib._state.StateLayout`."""
     _forced_options: dict = {}
     """Options a loaded state dict cannot change (AdamW always decouples its weight decay)."""
     _state_dicts_from: tuple = ()
@@ -147,7 +89,7 @@ class Optimizer:
         self._state: dict[int, dict] = _State()  # notes entries replaced by the user, like each state
         self._layout: list = []
         self._forget_checks()
-        self._scalar_key = operator.itemgetter(*self._scalar_state)
+        self._scalar_key = operator.itemgetter(*self._state_layout.scalars)
         for group in as_groups(params):
             self.add_param_group(group)
 
@@ -187,7 +129,7 @@ class Optimizer:
         self.__dict__.update(saved)
         self._state = _State(self._state)
         self._layout = self.params
-        self._scalar_key = operator.itemgetter(*self._scalar_state)
+        self._scalar_key = operator.itemgetter(*self._state_layout.scalars)
         self._forget_checks()
 
     @property
@@ -326,7 +268,7 @@ class Optimizer:
             options = [(k, v) for k, v in group.items() if k not in NOT_OPTIONS]
             if index >= len(self._checked) or self._checked[index] != options:
                 self._check_options(group, index)
-                wanted = [spec.wanted(group) for spec in self._optional_buffers.values()]
+                wanted = [spec.wanted(group) for spec in self._state_layout.optional.values()]
                 if index >= len(self._wanted) or self._wanted[index] != wanted:
                     for i in range(start, start + len(group["params"])):
                         self._plans.pop(i, None)
@@ -357,56 +299,6 @@ class Optimizer:
         """Advance a parameter's scalar state by one step (the step count, by default)."""
         _set(state, "step", state["step"] + 1)
 
-    # ------------------------------------------------------------------ state of one parameter
-    def _new_state(self, group: dict, param: np.ndarray) -> dict:
-        """The state of a parameter before its first step under ``group``'s options."""
-        state = dict(self._scalar_state)
-        state.update((key, np.zeros_like(param)) for key in self._buffers)
-        state.update((key, np.zeros_like(param)) for key, spec in self._optional_buffers.items()
-                     if spec.wanted(group))
-        return state
-
-    def _check_state(self, index: int, g_index: int, group: dict, param: np.ndarray, state) -> dict:
-        """Check a parameter's existing state against ``group``; return the entries to add.
-
-        Raises (naming the state entry, or the option and group) when an entry is unknown,
-        missing or not an array of the parameter's shape and dtype, or when an option asks for
-        a buffer that cannot start late.
-        """
-        name = type(self).__name__
-        if not isinstance(state, dict):
-            raise TypeError(f"state[{index}] must be a dict, got {describe(state)}")
-        required = [*self._scalar_state, *self._buffers]
-        known = {*required, *self._optional_buffers}
-        if set(state) - known or set(required) - set(state):
-            raise ValueError(f"state of parameter {index} has keys {sorted(state)}, {name} expects "
-                             f"{sorted(required)}" + (f" and optionally {sorted(self._optional_buffers)}"
-                                                      if self._optional_buffers else ""))
-        for key, value in state.items():
-            role = f"state[{index}][{key!r}]"
-            if key in self._scalar_state:
-                if key == "step":
-                    check_int(role, value, 0)
-                elif not isinstance(value, float):
-                    raise TypeError(f"{role} must be a float, got {value!r}")
-                continue
-            check_array(value, role, writeable=True)
-            if value.dtype != param.dtype or value.shape != param.shape:
-                raise ValueError(f"{role} is a {describe(value)} but parameter {index} is a {describe(param)}")
-        additions = {}
-        for key, spec in self._optional_buffers.items():
-            if key in state or not spec.wanted(group):
-                continue
-            if not spec.starts_late:
-                raise ValueError(
-                    f"{spec.option}={group[spec.option]!r} in param_groups[{g_index}] needs "
-                    f"state[{index}][{key!r}], which parameter {index} lacks: its state began "
-                    f"without it, and {name} cannot start it late. Set {spec.option} back, or "
-                    f"start a new optimizer with {spec.option} set"
-                )
-            additions[key] = np.zeros_like(param)
-        return additions
-
     def _plan(self, group: dict, param: np.ndarray, state: dict) -> tuple:
         flat = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
         kernel, buffers = self._operands(group, flat)
@@ -414,7 +306,7 @@ class Optimizer:
         return state, kernel, kernel.for_array(param), param.reshape(-1), buffers, param.dtype.type
 
     # ------------------------------------------------------------------ the step
-    def step(self, grads=_MISSING) -> None:
+    def step(self, grads=MISSING) -> None:
         """Update every parameter in place from its gradient.
 
         Parameters
@@ -474,7 +366,7 @@ class Optimizer:
         Returns ``(group index, group, param, grad, plan, first)`` for each parameter to
         update, where ``first`` says that its buffers were created for this step.
         """
-        grads, names = self._gradient_list(grads)
+        grads, names = gradient_list(grads, self.param_groups)
         params = self._sync_layout()
         if len(grads) != len(params):
             raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
@@ -515,7 +407,7 @@ class Optimizer:
             self._commit_new_state(work, stale, params, names)
         elif overlaps:
             index, shared = overlaps[0]
-            raise ValueError(f"{_role(index, names)} shares memory with {shared}; pass a separate gradient array")
+            raise ValueError(f"{role(index, names)} shares memory with {shared}; pass a separate gradient array")
         else:
             self._checked_grads = checked
         return work
@@ -532,13 +424,13 @@ class Optimizer:
             g_index, group, param = work[w][:3]
             index = index_of[id(param)]
             state = states.get(index)
-            additions[w] = (self._new_state(group, param) if state is None
-                            else self._check_state(index, g_index, group, param, state))
+            additions[w] = (self._state_layout.new(group, param) if state is None else
+                            self._state_layout.check(state, index, g_index, group, param, type(self).__name__))
         memory = self._memory_map(params, states)  # entries the user replaced must not overlap
         for item in work:
             shared = memory.overlapping(item[3])
             if shared is not None:
-                raise ValueError(f"{_role(index_of[id(item[2])], names)} shares memory with {shared}; "
+                raise ValueError(f"{role(index_of[id(item[2])], names)} shares memory with {shared}; "
                                  "pass a separate gradient array")
         # Everything checked: commit the new state and plans.
         for w in stale:
@@ -555,60 +447,18 @@ class Optimizer:
         self._memory = self._memory_map(params, states)  # new buffers: no gradient may alias them
         self._checked_grads = {}
 
-    def _gradient_list(self, grads) -> tuple[list, list | None]:
-        """``(gradients in index order, parameter names or None)`` from what ``step`` was given."""
-        if type(grads) is list or type(grads) is tuple:  # the common case, first
-            return grads, None
-        if grads is _MISSING:
-            raise TypeError(
-                "step() needs the gradients: opt.step(grads), one array (or None) per parameter "
-                "in the order of opt.params, or a dict from parameter name to gradient. adamlib "
-                "reads no .grad attributes, unlike torch.optim."
-            )
-        if isinstance(grads, Mapping):
-            return self._gradients_by_name(grads)
-        if callable(grads) and not hasattr(grads, "__len__"):
-            raise TypeError(
-                "step() takes gradients, not a closure: adamlib does not evaluate your model. "
-                "Call the closure yourself and pass the gradients it computes: "
-                "loss, grads = closure(); opt.step(grads)"
-            )
-        if isinstance(grads, np.ndarray) or not hasattr(grads, "__len__"):
-            raise TypeError("grads must be a sequence with one array (or None) per parameter, "
-                            "or a dict from parameter name to array")
-        return grads, None
-
-    def _gradients_by_name(self, grads: Mapping) -> tuple[list, list]:
-        if not self.param_groups or "param_names" not in self.param_groups[0]:
-            raise TypeError(
-                "step() got a dict of gradients, but the parameters have no names: pass "
-                "(name, array) pairs to the optimizer, or pass a list of gradients in the order "
-                "of opt.params"
-            )
-        check_names(self.param_groups)
-        names = [name for group in self.param_groups for name in group["param_names"]]
-        unknown = sorted(set(grads) - set(names), key=str)
-        if unknown:
-            raise ValueError(f"grads has gradients for unknown parameter name(s) {unknown}; "
-                             f"the parameters are {names}")
-        missing = [name for name in names if name not in grads]
-        if missing:
-            raise ValueError(f"grads lacks gradients for parameter(s) {missing}; "
-                             "give None to skip a parameter")
-        return [grads[name] for name in names], names
-
     @staticmethod
     def _check_finite(grad, index: int, names) -> None:
         bad = nonfinite_count(grad.reshape(-1))
         if bad:
-            raise NonFiniteGradientError(f"{_role(index, names)} has {bad} non-finite value(s); "
+            raise NonFiniteGradientError(f"{role(index, names)} has {bad} non-finite value(s); "
                                          "step refused, nothing changed")
 
     @staticmethod
     def _explain_bad_gradient(grad, param, index: int, names):
-        role = _role(index, names)
-        check_array(grad, role, writeable=False)
-        raise ValueError(f"{role} is a {describe(grad)} but parameter {index} is a {describe(param)}")
+        name = role(index, names)
+        check_array(grad, name, writeable=False)
+        raise ValueError(f"{name} is a {describe(grad)} but parameter {index} is a {describe(param)}")
 
     # ------------------------------------------------------------------ state dicts
     def state_dict(self) -> dict:
@@ -670,14 +520,14 @@ class Optimizer:
         for g_index, (saved, new) in enumerate(zip(saved_groups, groups)):
             for saved_index, param in zip(saved["params"], new["params"]):
                 owner[saved_index] = (len(owner), g_index, new, param)
-        states = {}
+        states, layout = {}, self._state_layout
         for saved_index, saved_state in state_dict["state"].items():
             if saved_index not in owner:
                 raise ValueError(f"state dict has state for parameter {saved_index}, which no group lists")
             i, g_index, group, param = owner[saved_index]
             restored = dict(saved_state)
             for key, value in saved_state.items():
-                if key in self._buffers or key in self._optional_buffers:
+                if key in layout.buffers or key in layout.optional:
                     value = np.asarray(value)
                     if value.shape != param.shape:
                         raise ValueError(
@@ -686,9 +536,9 @@ class Optimizer:
                     restored[key] = np.array(value, dtype=param.dtype, order="C", copy=True)
                 elif key == "step" and isinstance(value, (float, np.floating)) and float(value).is_integer():
                     restored[key] = int(value)
-                elif key in self._scalar_state and key != "step":
+                elif key in layout.scalars and key != "step":
                     restored[key] = float(value)
-            self._check_state(i, g_index, group, param, restored)
+            layout.check(restored, i, g_index, group, param, this)
             states[i] = _State(restored)
         # Everything checked: now commit.
         for group, new in zip(self.param_groups, groups):
@@ -698,8 +548,3 @@ class Optimizer:
         dict.update(self._state, states)
         self._forget_checks()
         self._check_layout()
-
-
-def _role(index: int, names) -> str:
-    """How an error message names a gradient: by position, or by name when given a dict."""
-    return f"grads[{index}]" if names is None else f"grads[{names[index]!r}]"

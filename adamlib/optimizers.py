@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from ._optimizer import OptionalBuffer, Optimizer, empty_like
+from ._optimizer import Optimizer, empty_like
+from ._state import OptionalBuffer, StateLayout
 from ._scalar import bias_correction, nadam_momentum, radam_rectification, radam_rho
 from ._validation import check_at_least, check_betas, check_flag, check_unit_interval
 
@@ -91,8 +92,8 @@ class SGD(Optimizer):
     array([ 0.46, -0.92])
     """
 
-    _optional_buffers = {"momentum_buffer": OptionalBuffer("momentum", lambda group: group["momentum"] != 0,
-                                                           starts_late=True)}
+    _state_layout = StateLayout(optional={
+        "momentum_buffer": OptionalBuffer("momentum", lambda group: group["momentum"] != 0, starts_late=True)})
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False, check_finite=False):
@@ -179,11 +180,10 @@ class RMSprop(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    _buffers = ("square_avg",)
-    _optional_buffers = {
+    _state_layout = StateLayout(buffers=("square_avg",), optional={
         "momentum_buffer": OptionalBuffer("momentum", lambda group: group["momentum"] > 0),
         "grad_avg": OptionalBuffer("centered", lambda group: group["centered"]),
-    }
+    })
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, *, maximize=False, check_finite=False):
@@ -260,8 +260,8 @@ class Adam(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    _buffers = ("exp_avg", "exp_avg_sq")
-    _optional_buffers = {"max_exp_avg_sq": OptionalBuffer("amsgrad", lambda group: group["amsgrad"])}
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_avg_sq"), optional={
+        "max_exp_avg_sq": OptionalBuffer("amsgrad", lambda group: group["amsgrad"])})
     _state_dicts_from = ("Adam", "AdamW")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
@@ -363,7 +363,7 @@ class Adamax(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    _buffers = ("exp_avg", "exp_inf")
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_inf"))
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  maximize=False, check_finite=False):
@@ -424,8 +424,7 @@ class NAdam(Optimizer):
     True
     """
 
-    _scalar_state = {"step": 0, "mu_product": 1.0}
-    _buffers = ("exp_avg", "exp_avg_sq")
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_avg_sq"), scalars={"step": 0, "mu_product": 1.0})
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False,
@@ -500,7 +499,7 @@ class RAdam(Optimizer):
     array([ 0.8, -1.6])
     """
 
-    _buffers = ("exp_avg", "exp_avg_sq")
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_avg_sq"))
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, *, maximize=False, check_finite=False):
