@@ -1,4 +1,4 @@
-"""adamlib: fused, Numba-compiled optimizer kernels for numpy, with torch.optim's API.
+r"""adamlib: fused, Numba-compiled optimizer kernels for numpy, with torch.optim's API.
 
 >>> import numpy as np, adamlib
 >>> w = np.zeros(3, dtype=np.float32)
@@ -12,6 +12,47 @@ Modules: :mod:`adamlib.optimizers` (the optimizers), :mod:`adamlib.schedules`,
 :mod:`adamlib.reference` (plain numpy oracles), :mod:`adamlib.problems` (test objectives) and
 :mod:`adamlib.symbolic` (SymPy update rules; needs sympy, imported on first use) and
 :mod:`adamlib.compare` (the comparison protocol the book's experiments run under).
+
+**Which module is the truth for what.** Each update rule exists three times, written three
+ways, and the tests hold each against the others:
+
+* :mod:`adamlib.symbolic` *defines the math*: the SymPy rule of each optimizer, in the form of
+  its paper (adjusted where torch departs from it). The chapters derive from it, and
+  ``tests/test_symbolic.py`` checks the compiled optimizers against its lambdified rules.
+* :mod:`adamlib.reference` is the *readable oracle*: plain numpy, textbook formulas, one pure
+  function per algorithm. ``tests/test_reference.py`` checks the optimizers against it on every
+  option combination, and ``tests/test_torch_oracle.py`` checks both against ``torch.optim``.
+* The kernels (``adamlib._kernels``, composed from the scalar functions of ``adamlib._scalar``)
+  are the *fast path* the optimizers run; they import neither of the other two, and neither
+  imports them.
+
+**Notation.** One vocabulary in every docstring — the optimizers', the reference's, the
+kernels' and the SymPy rules' (whose keyword is the attribute of :data:`adamlib.symbolic.S`):
+
+======  ====================  ===============================  ================================
+symbol  SymPy keyword         argument or state key (torch's)  kernel scalar
+======  ====================  ===============================  ================================
+θ       ``theta``             the parameter array              ``param``
+g       ``g``                 the gradient array               ``grad``
+d       —                     the direction ±g + λθ            ``sign``, ``l2``
+α       ``alpha``             ``lr``                           ``lr``
+β₁, β₂  ``beta1``, ``beta2``  ``betas``                        ``w1`` = 1 − β₁, ``w2`` = 1 − β₂
+ε       ``eps``               ``eps``                          ``eps``
+λ       ``lam``               ``weight_decay``                 ``l2`` (0 when decoupled)
+δ       —                     1 − αλ (decoupled weight decay)  ``shrink`` (1 when coupled)
+μ       ``mu``                ``momentum``                     ``momentum``, ``mu_t``
+τ       ``dampening``         ``dampening``                    ``w_t`` = 1 − τ
+ρ       ``rho``               ``alpha`` (RMSprop's smoothing)  ``w`` = 1 − ρ
+ψ       ``psi``               ``momentum_decay`` (NAdam)       —
+t       ``t``                 ``step``, after the increment    ``c1``, ``c2`` = 1/(1 − βᵗ)
+m       ``m``                 ``exp_avg``                      —
+v       ``v``                 ``exp_avg_sq``, ``square_avg``   —
+v_max   ``vmax``              ``max_exp_avg_sq`` (AMSGrad)     —
+u       ``u``                 ``exp_inf`` (Adamax)             —
+b       ``b``                 ``momentum_buffer``              —
+ḡ       ``gbar``              ``grad_avg`` (centered RMSprop)  —
+Π       ``Pi``                ``mu_product`` (NAdam)           —
+======  ====================  ===============================  ================================
 """
 
 from __future__ import annotations

@@ -12,6 +12,13 @@ the kernels) or :func:`kernel` (fused loops over flat arrays). The choices made 
   read-only file system, say) the library compiles in memory instead of failing at import.
 * Each kernel exists twice, serial and multi-threaded (``prange``); :class:`Kernel` picks one by
   the array size, because starting threads costs microseconds that small arrays cannot repay.
+
+Internal API used outside the package, kept stable for the benchmarks, tests and chapters:
+:func:`kernel` (``benchmarks/run.py`` compiles its memory-traffic "roof" with it, so that the
+roof gets exactly the kernels' compile options), :class:`Kernel` with its ``serial``,
+``parallel`` and ``scalars`` attributes and :meth:`Kernel.llvm_ir`, :data:`FASTMATH` and
+:data:`PARALLEL_THRESHOLD`. The optimizers expose the calls a step makes through
+:meth:`adamlib.Optimizer.kernel_calls`.
 """
 
 from __future__ import annotations
@@ -90,10 +97,19 @@ class Kernel:
 
     Calling the kernel picks the variant by the length of its first argument. Both variants
     compute element by element, so their results are bit-identical.
+
+    Attributes
+    ----------
+    serial, parallel : numba dispatcher
+        The two compiled variants.
+    scalars : type or None
+        The :class:`~typing.NamedTuple` whose fields are the kernel's parameters after its
+        arrays, in order (None for a kernel that takes arrays only).
     """
 
-    def __init__(self, py_func):
+    def __init__(self, py_func, scalars=None):
         self.py_func = py_func
+        self.scalars = scalars
         functools.update_wrapper(self, py_func)  # name, docstring, signature for docs and help()
         self.parallel = _caching_jit(py_func, parallel=True)
         # Numba names its cache files after the function's qualified name, not its compile
@@ -113,10 +129,26 @@ class Kernel:
     def __call__(self, first, *args):
         return self.for_array(first)(first, *args)
 
+    def llvm_ir(self, *args) -> str:
+        """The LLVM IR of the serial variant compiled for ``args`` (and run once on them).
+
+        Compiles a private copy without the disk cache (Numba cannot show the code of a
+        function loaded from its cache), with the same options as the kernel itself.
+        """
+        dispatcher = numba.njit(cache=False, **_options)(self.py_func)
+        dispatcher(*args)
+        return dispatcher.inspect_llvm(dispatcher.signatures[0])
+
     def __repr__(self):
         return f"<adamlib kernel {self.__name__}>"
 
 
-def kernel(py_func) -> Kernel:
-    """Decorator: turn a loop over flat 1-D arrays into a serial/parallel :class:`Kernel`."""
-    return Kernel(py_func)
+def kernel(py_func=None, *, scalars=None):
+    """Decorator: turn a loop over flat 1-D arrays into a serial/parallel :class:`Kernel`.
+
+    Use as ``@kernel``, or as ``@kernel(scalars=AdamScalars)`` to name the kernel's scalar
+    parameters (the ones after its arrays) with a :class:`~typing.NamedTuple`.
+    """
+    if py_func is None:
+        return lambda func: Kernel(func, scalars)
+    return Kernel(py_func, scalars)

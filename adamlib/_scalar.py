@@ -25,6 +25,30 @@ def ema(average, x, weight):
 
 
 @scalar
+def direction(grad, param, sign, l2):
+    r"""The direction every update starts from: the signed gradient plus coupled weight decay.
+
+    .. math:: d = \pm g + \lambda\theta
+
+    ``sign`` is −1 with ``maximize`` and +1 otherwise; ``l2`` is λ for coupled (L2) weight
+    decay and 0 when the decay is decoupled (AdamW), which shrinks θ instead.
+    """
+    return sign * grad + l2 * param
+
+
+@scalar
+def moments(m, v, d, w1, w2):
+    r"""Adam's two moment updates, as one step of two EMAs (``w1``, ``w2`` are 1 − β₁, 1 − β₂).
+
+    .. math:: m_t = \operatorname{ema}_{\beta_1}(m_{t-1}, d_t), \qquad
+              v_t = \operatorname{ema}_{\beta_2}(v_{t-1}, d_t^2)
+
+    Returns ``(m_t, v_t)``; shared by Adam, NAdam and RAdam.
+    """
+    return ema(m, d, w1), ema(v, d * d, w2)
+
+
+@scalar
 def rms_scaled(x, second_moment, eps):
     r"""Divide by a root mean square, with ε *outside* the root (torch's and Adam's placement).
 

@@ -11,7 +11,7 @@ can be given the single flat array and update the whole model with one kernel ca
 >>> opt = adamlib.Adam([params.flat], lr=0.1)
 >>> grads.views[0][...] = 1.0          # the model writes its gradients into the views
 >>> opt.step([grads.flat])             # one fused call updates every array
->>> params.views[0][0, 0] < 1.0
+>>> bool(params.views[0][0, 0] < 1.0)
 True
 """
 

@@ -1,8 +1,10 @@
 """The optimizers: torch.optim's names, arguments, defaults and update rules, on numpy arrays.
 
-Each class validates its hyperparameters, keeps per-parameter state in the parameter's own
-dtype, and names the fused kernel from :mod:`adamlib._kernels` that updates a parameter and the
-scalars of each step, cast to the parameter's dtype.
+Each class validates its hyperparameters, declares its per-parameter state (kept in the
+parameter's own dtype) and which option asks for which optional buffer, and names the fused
+kernel from :mod:`adamlib._kernels` that updates a parameter, with the kernel's named tuple of
+scalars for each step, cast to the parameter's dtype. Symbols follow the notation table of
+:mod:`adamlib`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import numpy as np
 
 from . import _kernels
 from ._optimizer import Optimizer, empty_like
+from ._state import OptionalBuffer, StateLayout
 from ._scalar import bias_correction, nadam_momentum, radam_rectification, radam_rho
 from ._validation import check_at_least, check_betas, check_flag, check_unit_interval
 
@@ -22,7 +25,7 @@ def _sign(group) -> int:
 
 
 def _weight_decay_terms(group, lr: float) -> tuple[float, float]:
-    """``(l2, decay)``: the coupled coefficient added to the gradient, the decoupled factor on θ."""
+    """``(l2, shrink)``: λ added to the direction (coupled), and δ = 1 − αλ on θ (decoupled)."""
     wd = group["weight_decay"]
     if group.get("decoupled_weight_decay", False):
         return 0.0, 1.0 - lr * wd
@@ -46,11 +49,13 @@ class SGD(Optimizer):
 
     .. math::
         d_t &= \pm g_t + \lambda\theta_{t-1} \\
-        b_t &= \mu b_{t-1} + (1-\tau) d_t \quad (b_1 = d_1) \\
+        b_t &= \mu b_{t-1} + (1-\tau) d_t \quad (b = d \text{ on the buffer's first step}) \\
         \theta_t &= \theta_{t-1} - \alpha\,(d_t + \mu b_t \text{ if Nesterov else } b_t)
 
     Symbols: α → ``lr``, μ → ``momentum``, τ → ``dampening``, λ → ``weight_decay``; the sign
-    is − with ``maximize``. Polyak (1964); Sutskever et al. (2013) for the Nesterov form.
+    is − with ``maximize``. References: `Polyak (1964)
+    <https://doi.org/10.1016/0041-5553(64)90137-5>`_; `Sutskever et al. (2013)
+    <https://proceedings.mlr.press/v28/sutskever13.html>`_ for the Nesterov form.
 
     Frameworks differ: this is torch's form, in which the buffer sums gradients (its steady
     state is :math:`g/(1-\mu)`). The "EMA" form :math:`b = \mu b + (1-\mu) g`, :math:`\theta
@@ -59,9 +64,13 @@ class SGD(Optimizer):
     ``dampening=momentum`` instead does *not* reproduce it: torch's first step copies the gradient
     into the buffer undamped, and that head start never decays out of the weights.
 
+    Like torch, a ``momentum`` switched on after earlier steps starts the buffer then (from
+    that step's direction); switched off, the buffer is kept, unused, and resumes if momentum
+    returns.
+
     Parameters
     ----------
-    params : sequence of arrays or of parameter-group dicts
+    params : sequence of arrays, of (name, array) pairs, or of parameter-group dicts
     lr : float, default 1e-3
     momentum : float, default 0
     dampening : float, default 0
@@ -71,7 +80,20 @@ class SGD(Optimizer):
     maximize : bool, default False
     check_finite : bool, default False
         Refuse a step whose gradients hold NaN or infinity (see :class:`Optimizer`).
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.step([2 * w])  # the gradient of |w|²
+    >>> w
+    array([ 0.46, -0.92])
     """
+
+    _state_layout = StateLayout(optional={
+        "momentum_buffer": OptionalBuffer("momentum", lambda group: group["momentum"] != 0, starts_late=True)})
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False, check_finite=False):
@@ -90,46 +112,55 @@ class SGD(Optimizer):
                 f"dampening == 0 (got momentum={group['momentum']!r}, dampening={group['dampening']!r})"
             )
 
-    def _new_state(self, group, param):
-        state = {"step": 0}
+    def _operands(self, group, flat):
         if group["momentum"] != 0:
-            state["momentum_buffer"] = np.zeros_like(param)
-        return state
-
-    def _operands(self, state, flat):
-        if "momentum_buffer" in flat:
             return _kernels.sgd_momentum, (flat["momentum_buffer"],)
         return _kernels.sgd, ()
 
     def _scalars(self, group, state, dt):
-        common = (dt(_sign(group)), dt(group["weight_decay"]), dt(group["lr"]))
-        if "momentum_buffer" not in state:
-            return common
-        momentum, first = group["momentum"], state["step"] == 1
-        return common + (dt(0.0 if first else momentum), dt(1.0 if first else 1.0 - group["dampening"]),
-                         dt(momentum), group["nesterov"])
+        sign, l2, lr = dt(_sign(group)), dt(group["weight_decay"]), dt(group["lr"])
+        momentum = group["momentum"]
+        if momentum == 0:
+            return _kernels.SGDScalars(sign=sign, l2=l2, lr=lr)
+        return _kernels.SGDMomentumScalars(sign=sign, l2=l2, lr=lr, mu_t=dt(momentum),
+                                           w_t=dt(1.0 - group["dampening"]), momentum=dt(momentum),
+                                           nesterov=group["nesterov"])
+
+    def _first_use(self, scalars, dt):
+        # torch copies the first direction into a new momentum buffer, undamped.
+        if isinstance(scalars, _kernels.SGDMomentumScalars):
+            return scalars._replace(mu_t=dt(0.0), w_t=dt(1.0))
+        return scalars
 
 
 class RMSprop(Optimizer):
     r"""RMSprop (Tieleman & Hinton 2012), optionally centered and with momentum.
 
     .. math::
-        v_t &= \alpha_s v_{t-1} + (1-\alpha_s) g_t^2 \\
-        \bar g_t &= \alpha_s \bar g_{t-1} + (1-\alpha_s) g_t \quad\text{(centered; else } \bar g_t = 0) \\
-        s_t &= \frac{g_t}{\sqrt{v_t - \bar g_t^2} + \epsilon}, \qquad
+        d_t &= \pm g_t + \lambda\theta_{t-1} \\
+        v_t &= \rho v_{t-1} + (1-\rho) d_t^2 \\
+        \bar g_t &= \rho \bar g_{t-1} + (1-\rho) d_t \quad\text{(centered; else } \bar g_t = 0) \\
+        s_t &= \frac{d_t}{\sqrt{v_t - \bar g_t^2} + \epsilon}, \qquad
         b_t = \mu b_{t-1} + s_t \quad\text{(momentum; else } b_t = s_t) \\
-        \theta_t &= \theta_{t-1} - \eta\, b_t
+        \theta_t &= \theta_{t-1} - \alpha\, b_t
 
-    Symbols: η → ``lr``, α_s → ``alpha``, ε → ``eps``, μ → ``momentum``, λ → ``weight_decay``
-    (added to g as an L2 term). No bias correction.
+    Symbols: α → ``lr``, ρ → ``alpha`` (torch's name for the smoothing constant), ε → ``eps``,
+    μ → ``momentum``, λ → ``weight_decay`` (added to g as an L2 term). No bias correction.
+    Reference: `Tieleman & Hinton (2012), lecture 6.5
+    <https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf>`_.
 
     Frameworks differ on ε: torch (and this class) add it outside the square root; optax's
     ``scale_by_rms`` and Keras put it inside, :math:`g/\sqrt{v + \epsilon}` — a different
     update whenever :math:`v` is comparable to ε.
 
+    ``momentum`` and ``centered`` decide which buffers a parameter's state has when it is
+    created. Switching either on after a parameter's first step is refused with an error that
+    names the option (torch fails there with a KeyError); switched off, the buffer is kept,
+    unused.
+
     Parameters
     ----------
-    params : sequence of arrays or of parameter-group dicts
+    params : sequence of arrays, of (name, array) pairs, or of parameter-group dicts
     lr : float, default 1e-2
     alpha : float, default 0.99
     eps : float, default 1e-8
@@ -138,7 +169,21 @@ class RMSprop(Optimizer):
     centered : bool, default False
     maximize : bool, default False
     check_finite : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.RMSprop([w], lr=0.01)
+    >>> opt.step([2 * w])  # the first step moves every coordinate by lr / sqrt(1 - ρ), ε aside
+    >>> np.round(w, 6)
+    array([ 0.9, -1.9])
     """
+
+    _state_layout = StateLayout(buffers=("square_avg",), optional={
+        "momentum_buffer": OptionalBuffer("momentum", lambda group: group["momentum"] > 0),
+        "grad_avg": OptionalBuffer("centered", lambda group: group["centered"]),
+    })
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, *, maximize=False, check_finite=False):
@@ -152,39 +197,34 @@ class RMSprop(Optimizer):
         check_at_least("momentum", group["momentum"], 0.0, group=index)
         check_flag("centered", group["centered"], group=index)
 
-    def _new_state(self, group, param):
-        state = {"step": 0, "square_avg": np.zeros_like(param)}
-        if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros_like(param)
-        if group["centered"]:
-            state["grad_avg"] = np.zeros_like(param)
-        return state
-
-    def _operands(self, state, flat):
+    def _operands(self, group, flat):
         empty = empty_like(flat["square_avg"])
         return _kernels.rmsprop, (flat["square_avg"], flat.get("grad_avg", empty),
                                   flat.get("momentum_buffer", empty))
 
     def _scalars(self, group, state, dt):
-        return ("grad_avg" in state, "momentum_buffer" in state, dt(_sign(group)),
-                dt(group["weight_decay"]), dt(group["lr"]), dt(1.0 - group["alpha"]), dt(group["eps"]),
-                dt(group["momentum"]))
+        return _kernels.RMSpropScalars(
+            centered=group["centered"], use_momentum=group["momentum"] > 0, sign=dt(_sign(group)),
+            l2=dt(group["weight_decay"]), lr=dt(group["lr"]), w=dt(1.0 - group["alpha"]),
+            eps=dt(group["eps"]), momentum=dt(group["momentum"]))
 
 
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba 2015), with AMSGrad (Reddi et al. 2018) and weight decay options.
 
     .. math::
-        g_t &\leftarrow \pm g_t + \lambda\theta_{t-1} \quad\text{(L2; omitted when decoupled)} \\
-        m_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
-        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad m_0 = v_0 = 0 \\
+        d_t &= \pm g_t + \lambda\theta_{t-1} \quad\text{(L2; } \lambda \to 0 \text{ here when decoupled)} \\
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1) d_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2) d_t^2, \qquad m_0 = v_0 = 0 \\
         \hat m_t &= \frac{m_t}{1-\beta_1^t}, \qquad
         \hat v_t = \frac{\max_{s\le t} v_s \text{ (AMSGrad) or } v_t}{1-\beta_2^t} \\
-        \theta_t &= (1 - \alpha\lambda\,[\text{decoupled}])\,\theta_{t-1}
-                   - \alpha\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+        \theta_t &= \delta\,\theta_{t-1} - \alpha\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon},
+        \qquad \delta = 1 - \alpha\lambda \text{ if decoupled, else } 1
 
     Symbols: α → ``lr``, β₁ → ``betas[0]``, β₂ → ``betas[1]``, ε → ``eps``,
-    λ → ``weight_decay``; the sign is − with ``maximize``.
+    λ → ``weight_decay``; the sign is − with ``maximize``. References: `Kingma & Ba (2015)
+    <https://arxiv.org/abs/1412.6980>`_; `Reddi et al. (2018)
+    <https://openreview.net/forum?id=ryQu7f-RZ>`_ for AMSGrad.
 
     Frameworks differ: torch (and this class) add ε to :math:`\sqrt{\hat v_t}`, the paper's
     Algorithm 1; the paper's "efficient" form (§2) adds :math:`\hat\epsilon` to
@@ -192,9 +232,13 @@ class Adam(Optimizer):
     \epsilon\sqrt{1-\beta_2^t}`. AMSGrad here takes the maximum of the raw :math:`v_t` and
     bias-corrects it, as torch does; Reddi et al. have no bias correction.
 
+    ``amsgrad`` decides whether a parameter's state has ``max_exp_avg_sq``. Switching it on
+    after a parameter's first step is refused with an error that names it (torch fails there
+    with a KeyError); switched off, the buffer is kept, unused.
+
     Parameters
     ----------
-    params : sequence of arrays or of parameter-group dicts
+    params : sequence of arrays, of (name, array) pairs, or of parameter-group dicts
     lr : float, default 1e-3
     betas : (float, float), default (0.9, 0.999)
     eps : float, default 1e-8
@@ -205,36 +249,43 @@ class Adam(Optimizer):
     maximize : bool, default False
     decoupled_weight_decay : bool, default False
     check_finite : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.Adam([w], lr=0.1)
+    >>> opt.step([2 * w])  # the first step moves every coordinate by lr (ε aside)
+    >>> w
+    array([ 0.9, -1.9])
     """
+
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_avg_sq"), optional={
+        "max_exp_avg_sq": OptionalBuffer("amsgrad", lambda group: group["amsgrad"])})
+    _state_dicts_from = ("Adam", "AdamW")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False, check_finite=False):
-        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps,
-                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults, check_finite=check_finite)
 
     def _check_group(self, group, index):
         _check_common(group, index)
         check_flag("amsgrad", group["amsgrad"], group=index)
 
-    def _new_state(self, group, param):
-        state = {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
-        if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(param)
-        return state
-
-    def _operands(self, state, flat):
+    def _operands(self, group, flat):
         return _kernels.adam, (flat["exp_avg"], flat["exp_avg_sq"],
                                flat.get("max_exp_avg_sq", empty_like(flat["exp_avg"])))
 
     def _scalars(self, group, state, dt):
         t, lr = state["step"], group["lr"]
         beta1, beta2 = group["betas"]
-        l2, decay = _weight_decay_terms(group, lr)
-        return ("max_exp_avg_sq" in state, dt(_sign(group)), dt(l2), dt(decay), dt(lr),
-                dt(1.0 - beta1), dt(1.0 - beta2), dt(1.0 / bias_correction(beta1, t)),
-                dt(1.0 / bias_correction(beta2, t)), dt(group["eps"]))
+        l2, shrink = _weight_decay_terms(group, lr)
+        return _kernels.AdamScalars(
+            amsgrad=group["amsgrad"], sign=dt(_sign(group)), l2=dt(l2), shrink=dt(shrink), lr=dt(lr),
+            w1=dt(1.0 - beta1), w2=dt(1.0 - beta2), c1=dt(1.0 / bias_correction(beta1, t)),
+            c2=dt(1.0 / bias_correction(beta2, t)), eps=dt(group["eps"]))
 
 
 class AdamW(Adam):
@@ -246,13 +297,26 @@ class AdamW(Adam):
     with :math:`\hat m_t, \hat v_t` as in :class:`Adam`, computed from the gradient alone.
     This is **not** L2 regularisation: under Adam an L2 term λθ joins the gradient and is then
     divided by :math:`\sqrt{\hat v_t} + \epsilon`, so weights with large gradients are
-    regularised less; here every weight decays at the same rate αλ.
+    regularised less; here every weight decays at the same rate αλ. Reference:
+    `Loshchilov & Hutter (2019) <https://arxiv.org/abs/1711.05101>`_.
 
     Frameworks differ: torch multiplies by :math:`1-\alpha\lambda` (decay tied to the learning
     rate, and so to its schedule); the paper multiplies by :math:`1-\eta_t\lambda` with a separate
     schedule multiplier :math:`\eta_t`. Same parameters as :class:`Adam`, except
-    ``weight_decay`` defaults to 1e-2.
+    ``weight_decay`` defaults to 1e-2. An :class:`Adam` state dict loads into AdamW (the same
+    state; its groups then decouple), as in torch.
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> opt.step([np.zeros(2)])  # no gradient: only the decay, θ ← (1 − αλ)θ
+    >>> w
+    array([ 0.95, -1.9 ])
     """
+
+    _forced_options = {"decoupled_weight_decay": True}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, maximize=False, check_finite=False):
@@ -270,23 +334,36 @@ class Adamax(Optimizer):
     r"""Adamax (Kingma & Ba 2015, §7.1): Adam with the infinity norm in place of the RMS.
 
     .. math::
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
-        u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon), \qquad
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) d_t, \qquad
+        u_t = \max(\beta_2 u_{t-1}, |d_t| + \epsilon), \qquad
         \theta_t = \theta_{t-1} - \frac{\alpha}{1-\beta_1^t}\,\frac{m_t}{u_t}
 
-    Symbols: α → ``lr``, β₁, β₂ → ``betas``, ε → ``eps``, λ → ``weight_decay`` (L2).
-    Frameworks differ: torch (and this class) put ε inside the max; the paper has no ε.
+    with :math:`d_t = \pm g_t + \lambda\theta_{t-1}`. Symbols: α → ``lr``, β₁, β₂ → ``betas``,
+    ε → ``eps``, λ → ``weight_decay`` (L2). Reference: `Kingma & Ba (2015), §7.1
+    <https://arxiv.org/abs/1412.6980>`_. Frameworks differ: torch (and this class) put ε
+    inside the max; the paper has no ε.
 
     Parameters
     ----------
-    params : sequence of arrays or of parameter-group dicts
+    params : sequence of arrays, of (name, array) pairs, or of parameter-group dicts
     lr : float, default 2e-3
     betas : (float, float), default (0.9, 0.999)
     eps : float, default 1e-8
     weight_decay : float, default 0
     maximize : bool, default False
     check_finite : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.Adamax([w], lr=0.1)
+    >>> opt.step([2 * w])  # the first step moves every coordinate by lr, ε aside
+    >>> np.round(w, 6)
+    array([ 0.9, -1.9])
     """
+
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_inf"))
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  maximize=False, check_finite=False):
@@ -296,16 +373,14 @@ class Adamax(Optimizer):
     def _check_group(self, group, index):
         _check_common(group, index)
 
-    def _new_state(self, group, param):
-        return {"step": 0, "exp_avg": np.zeros_like(param), "exp_inf": np.zeros_like(param)}
-
-    def _operands(self, state, flat):
+    def _operands(self, group, flat):
         return _kernels.adamax, (flat["exp_avg"], flat["exp_inf"])
 
     def _scalars(self, group, state, dt):
         beta1, beta2 = group["betas"]
-        return (dt(_sign(group)), dt(group["weight_decay"]), dt(group["lr"]), dt(1.0 - beta1),
-                dt(beta2), dt(1.0 / bias_correction(beta1, state["step"])), dt(group["eps"]))
+        return _kernels.AdamaxScalars(
+            sign=dt(_sign(group)), l2=dt(group["weight_decay"]), lr=dt(group["lr"]), w1=dt(1.0 - beta1),
+            beta2=dt(beta2), c1=dt(1.0 / bias_correction(beta1, state["step"])), eps=dt(group["eps"]))
 
 
 class NAdam(Optimizer):
@@ -314,12 +389,13 @@ class NAdam(Optimizer):
     .. math::
         \mu_t &= \beta_1\bigl(1 - \tfrac12\,0.96^{t\psi}\bigr), \qquad
         \Pi_t = \textstyle\prod_{i\le t}\mu_i \\
-        \theta_t &= \theta_{t-1} - \alpha\left(\frac{1-\mu_t}{1-\Pi_t}\,g_t
-            + \frac{\mu_{t+1}}{1-\Pi_{t+1}}\,m_t\right)\Big/\left(\sqrt{\hat v_t} + \epsilon\right)
+        \theta_t &= \delta\theta_{t-1} - \alpha\left(\frac{1-\mu_t}{1-\Pi_t}\,d_t
+            + \frac{\mu_{t+1}}{1-\Pi_t\mu_{t+1}}\,m_t\right)\Big/\left(\sqrt{\hat v_t} + \epsilon\right)
 
-    with :math:`m_t, \hat v_t` as in :class:`Adam`. Symbols: α → ``lr``, β → ``betas``,
-    ε → ``eps``, ψ → ``momentum_decay``, λ → ``weight_decay``. The running product
-    :math:`\Pi_t` is kept in double precision in ``state["mu_product"]``.
+    with :math:`d_t, m_t, \hat v_t` and δ as in :class:`Adam`. Symbols: α → ``lr``, β →
+    ``betas``, ε → ``eps``, ψ → ``momentum_decay``, λ → ``weight_decay``. The running product
+    :math:`\Pi_t` is kept in double precision in ``state["mu_product"]``. Reference:
+    `Dozat (2016) <https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ>`_.
 
     Frameworks differ: torch keeps ``mu_product`` as a tensor of its default dtype (float32
     unless changed), so for float64 parameters its scale factors carry float32 rounding (about
@@ -327,7 +403,7 @@ class NAdam(Optimizer):
 
     Parameters
     ----------
-    params : sequence of arrays or of parameter-group dicts
+    params : sequence of arrays, of (name, array) pairs, or of parameter-group dicts
     lr : float, default 2e-3
     betas : (float, float), default (0.9, 0.999)
     eps : float, default 1e-8
@@ -336,7 +412,19 @@ class NAdam(Optimizer):
     decoupled_weight_decay : bool, default False
     maximize : bool, default False
     check_finite : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.NAdam([w], lr=0.1)
+    >>> for _ in range(100):
+    ...     opt.step([2 * w])
+    >>> bool(np.all(np.abs(w) < 0.1))
+    True
     """
+
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_avg_sq"), scalars={"step": 0, "mu_product": 1.0})
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False,
@@ -350,29 +438,26 @@ class NAdam(Optimizer):
         _check_common(group, index)
         check_at_least("momentum_decay", group["momentum_decay"], 0.0, group=index)
 
-    def _new_state(self, group, param):
-        return {"step": 0, "mu_product": 1.0, "exp_avg": np.zeros_like(param),
-                "exp_avg_sq": np.zeros_like(param)}
-
-    def _operands(self, state, flat):
+    def _operands(self, group, flat):
         return _kernels.nadam, (flat["exp_avg"], flat["exp_avg_sq"])
 
     def _advance(self, group, state):
-        state["step"] += 1
-        state["mu_product"] *= nadam_momentum(group["betas"][0], state["step"], group["momentum_decay"])
-
-    def _scalar_key(self, state):
-        return state["step"], state["mu_product"]
+        t = state["step"] + 1
+        dict.__setitem__(state, "step", t)
+        dict.__setitem__(state, "mu_product",
+                         state["mu_product"] * nadam_momentum(group["betas"][0], t, group["momentum_decay"]))
 
     def _scalars(self, group, state, dt):
         t, lr, mu_product = state["step"], group["lr"], state["mu_product"]
         beta1, beta2 = group["betas"]
         mu = nadam_momentum(beta1, t, group["momentum_decay"])
         mu_next = nadam_momentum(beta1, t + 1, group["momentum_decay"])
-        l2, decay = _weight_decay_terms(group, lr)
-        return (dt(_sign(group)), dt(l2), dt(decay), dt(1.0 - beta1), dt(1.0 - beta2),
-                dt(1.0 / bias_correction(beta2, t)), dt(group["eps"]),
-                dt(lr * (1.0 - mu) / (1.0 - mu_product)), dt(lr * mu_next / (1.0 - mu_product * mu_next)))
+        l2, shrink = _weight_decay_terms(group, lr)
+        return _kernels.NAdamScalars(
+            sign=dt(_sign(group)), l2=dt(l2), shrink=dt(shrink), w1=dt(1.0 - beta1), w2=dt(1.0 - beta2),
+            c2=dt(1.0 / bias_correction(beta2, t)), eps=dt(group["eps"]),
+            grad_coef=dt(lr * (1.0 - mu) / (1.0 - mu_product)),
+            avg_coef=dt(lr * mu_next / (1.0 - mu_product * mu_next)))
 
 
 class RAdam(Optimizer):
@@ -381,19 +466,21 @@ class RAdam(Optimizer):
     .. math::
         \rho_\infty &= \frac{2}{1-\beta_2} - 1, \qquad
         \rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t} \\
-        \theta_t &= \theta_{t-1} - \alpha\,\hat m_t \cdot
+        \theta_t &= \delta\theta_{t-1} - \alpha\,\hat m_t \cdot
         \begin{cases} r_t\,\dfrac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon} & \rho_t > 5 \\[1ex]
                       1 & \text{otherwise (momentum SGD)} \end{cases} \\
         r_t &= \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}
 
-    Symbols: α → ``lr``, β → ``betas``, ε → ``eps``, λ → ``weight_decay``.
+    with :math:`\hat m_t, v_t` and δ as in :class:`Adam`. Symbols: α → ``lr``, β → ``betas``,
+    ε → ``eps``, λ → ``weight_decay``. Reference: `Liu et al. (2020)
+    <https://arxiv.org/abs/1908.03265>`_.
 
     Frameworks differ: torch (and this class) switch at :math:`\rho_t > 5` and add ε to the
     uncorrected :math:`\sqrt{v_t}`; the paper switches at :math:`\rho_t > 4` and has no ε.
 
     Parameters
     ----------
-    params : sequence of arrays or of parameter-group dicts
+    params : sequence of arrays, of (name, array) pairs, or of parameter-group dicts
     lr : float, default 1e-3
     betas : (float, float), default (0.9, 0.999)
     eps : float, default 1e-8
@@ -401,7 +488,18 @@ class RAdam(Optimizer):
     decoupled_weight_decay : bool, default False
     maximize : bool, default False
     check_finite : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.RAdam([w], lr=0.1)
+    >>> opt.step([2 * w])  # ρ₁ ≤ 5: the first steps are momentum SGD, θ ← θ − α m̂
+    >>> w
+    array([ 0.8, -1.6])
     """
+
+    _state_layout = StateLayout(buffers=("exp_avg", "exp_avg_sq"))
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, *, maximize=False, check_finite=False):
@@ -412,10 +510,7 @@ class RAdam(Optimizer):
     def _check_group(self, group, index):
         _check_common(group, index)
 
-    def _new_state(self, group, param):
-        return {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
-
-    def _operands(self, state, flat):
+    def _operands(self, group, flat):
         return _kernels.radam, (flat["exp_avg"], flat["exp_avg_sq"])
 
     def _scalars(self, group, state, dt):
@@ -424,6 +519,8 @@ class RAdam(Optimizer):
         rho_inf, rho_t = radam_rho(beta2, t)
         rectified = rho_t > 5.0
         rect_scale = radam_rectification(rho_inf, rho_t) * bias_correction(beta2, t) ** 0.5 if rectified else 1.0
-        l2, decay = _weight_decay_terms(group, lr)
-        return (rectified, dt(_sign(group)), dt(l2), dt(decay), dt(1.0 - beta1), dt(1.0 - beta2),
-                dt(lr / bias_correction(beta1, t)), dt(rect_scale), dt(group["eps"]))
+        l2, shrink = _weight_decay_terms(group, lr)
+        return _kernels.RAdamScalars(
+            rectified=rectified, sign=dt(_sign(group)), l2=dt(l2), shrink=dt(shrink), w1=dt(1.0 - beta1),
+            w2=dt(1.0 - beta2), step_size=dt(lr / bias_correction(beta1, t)), rect_scale=dt(rect_scale),
+            eps=dt(group["eps"]))

@@ -1,8 +1,9 @@
-r"""Plain numpy reference implementations of every optimizer: the oracle the kernels are tested against.
+r"""Plain numpy reference implementations of every optimizer: the readable oracle of the kernels.
 
 One pure function per algorithm, written as the textbook formulas rather than the fused,
 ``lerp``-form kernels of :mod:`adamlib._kernels`, so that agreement between the two is an
-independent check::
+independent check (the package docstring says which module checks which, and gives the
+notation used here)::
 
     state = reference.init_state("adam", theta, lr=1e-2)
     theta, state = reference.adam(theta, grad, state, lr=1e-2)
@@ -180,7 +181,7 @@ def sgd(param, grad, state, *, lr=1e-3, momentum=0.0, dampening=0.0, weight_deca
 
     Symbols: α → ``lr``, μ → ``momentum``, τ → ``dampening``, λ → ``weight_decay``; the sign is
     − when ``maximize``. Like torch, the first step copies :math:`d_1` into the buffer undamped
-    (torch creates the buffer then; adamlib keeps a zero buffer and looks at ``step``).
+    (torch and adamlib create the buffer then, from that step's direction).
 
     Parameters
     ----------
@@ -404,10 +405,10 @@ def nadam(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
     mu_next = nadam_momentum(beta1, t + 1, momentum_decay)
     mu_product = state["mu_product"] * mu
     v_hat = v / dt(1.0 - beta2**t)
-    grad_weight = dt((1.0 - mu) / (1.0 - mu_product))
-    avg_weight = dt(mu_next / (1.0 - mu_product * mu_next))
+    grad_coef = dt((1.0 - mu) / (1.0 - mu_product))
+    avg_coef = dt(mu_next / (1.0 - mu_product * mu_next))
     shrink = _shrink(lr, weight_decay, decoupled_weight_decay, dt)
-    new_param = shrink * param - dt(lr) * (grad_weight * d + avg_weight * m) / (np.sqrt(v_hat) + dt(eps))
+    new_param = shrink * param - dt(lr) * (grad_coef * d + avg_coef * m) / (np.sqrt(v_hat) + dt(eps))
     return new_param, {"step": t, "mu_product": mu_product, "exp_avg": m, "exp_avg_sq": v}
 
 

@@ -1,4 +1,4 @@
-r"""SymPy update rules: the single source of truth for the book's derivations and the tests.
+r"""SymPy update rules: the definition of the math, for the book's derivations and the tests.
 
 Every optimizer step is written once, symbolically, in the textbook form of its paper (Kingma
 & Ba 2015 for Adam and Adamax, Reddi et al. 2018 for AMSGrad, Loshchilov & Hutter 2019 for
@@ -16,33 +16,11 @@ paper, the rule follows torch, because adamlib does; each such place is document
 >>> round(float(out["theta"]), 12)
 0.9
 
-**Symbols.** :data:`S` holds the shared symbols. Inputs are the values *before* the step
-(``m`` is :math:`m_{t-1}`), except ``g``, the gradient :math:`g_t` of this step, and ``t``,
-the index of this step (1 for the first); outputs are the values after it.
-
-=============  ========  ====================================  ===================================
-keyword        symbol    meaning                               torch / adamlib name
-=============  ========  ====================================  ===================================
-``theta``      θ         parameter                             the parameter array
-``g``          g         gradient                              the gradient array
-``m``          m         first-moment EMA                      ``exp_avg``
-``v``          v         second-moment EMA                     ``exp_avg_sq``, ``square_avg``
-``vmax``       v_max     running max of v (AMSGrad)            ``max_exp_avg_sq``
-``u``          u         infinity-norm EMA (Adamax)            ``exp_inf``
-``b``          b         momentum buffer                       ``momentum_buffer``
-``gbar``       ḡ         gradient EMA (centered RMSprop)       ``grad_avg``
-``Pi``         Π         product of NAdam's μ_i                ``mu_product``
-``t``          t         step index (≥ 1)                      ``step`` after the increment
-``alpha``      α         learning rate                         ``lr``
-``beta1``      β₁        first-moment decay                    ``betas[0]``
-``beta2``      β₂        second-moment decay                   ``betas[1]``
-``eps``        ε         denominator guard                     ``eps``
-``lam``        λ         weight decay                          ``weight_decay``
-``mu``         μ         momentum                              ``momentum``
-``dampening``  τ         dampening                             ``dampening``
-``rho``        ρ         RMSprop smoothing constant            ``alpha`` (torch's RMSprop)
-``psi``        ψ         NAdam momentum decay                  ``momentum_decay``
-=============  ========  ====================================  ===================================
+**Symbols.** :data:`S` holds the shared symbols; the notation table of :mod:`adamlib` maps
+each to its keyword here, its torch/adamlib argument or state key, and its kernel scalar.
+Inputs are the values *before* the step (``m`` is :math:`m_{t-1}`), except ``g``, the gradient
+:math:`g_t` of this step, and ``t``, the index of this step (1 for the first); outputs are the
+values after it.
 
 The lambdified functions take these *keywords* (``eps``, ``lam``, …), which are the
 attribute names in :data:`S`; the symbols print as Greek letters.

@@ -229,9 +229,7 @@ def bench_threshold(sizes, dtypes):
             p, g = parameter_and_gradient(n, dtype)
             opt = adamlib.Adam([p])
             opt.step([g])
-            kernel, _, flat_param, buffers = opt._operands_of[0]
-            scalars = opt._scalars(opt.param_groups[0], opt.state[0], p.dtype.type)
-            args = (flat_param, g, *buffers, *scalars)
+            (kernel, args), = opt.kernel_calls([g])
             med = interleaved({"serial": lambda: kernel.serial(*args),
                                "parallel": lambda: kernel.parallel(*args)}, 400, budget=3.0)
             rows.append({"dtype": np.dtype(dtype).name, "n": n, "seconds": med})

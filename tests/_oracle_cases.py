@@ -13,21 +13,15 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from _family import FAMILY
 
-import adamlib
 from adamlib import reference
 
 STEPS = 300
 SHAPE = (12, 25)  # 300 elements, 2-D so that the flattening of parameters is exercised
 
-CLASSES = {
-    "sgd": adamlib.SGD, "rmsprop": adamlib.RMSprop, "adam": adamlib.Adam, "adamw": adamlib.AdamW,
-    "adamax": adamlib.Adamax, "nadam": adamlib.NAdam, "radam": adamlib.RAdam,
-}
-TORCH_NAMES = {
-    "sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW", "adamax": "Adamax",
-    "nadam": "NAdam", "radam": "RAdam",
-}
+CLASSES = {member.algo: member.cls for member in FAMILY}
+TORCH_NAMES = {member.algo: member.torch_name for member in FAMILY}
 
 
 def _grid(**options):
@@ -36,36 +30,16 @@ def _grid(**options):
         yield dict(zip(keys, values))
 
 
+def _redundant(hp) -> bool:
+    """A combination refused by torch and adamlib, or the same as another case."""
+    if hp.get("nesterov") and (hp["momentum"] == 0 or hp["dampening"] != 0):
+        return True  # refused
+    return bool(hp.get("decoupled_weight_decay")) and not hp["weight_decay"]  # = coupled with λ = 0
+
+
 def _cases():
-    cases = []
-    for hp in _grid(momentum=[0.0, 0.9], dampening=[0.0, 0.3], nesterov=[False, True],
-                    weight_decay=[0.0, 1e-2], maximize=[False, True]):
-        if hp["nesterov"] and (hp["momentum"] == 0 or hp["dampening"] != 0):
-            continue  # refused by torch and adamlib
-        cases.append(("sgd", dict(lr=1e-2, **hp)))
-    for hp in _grid(centered=[False, True], momentum=[0.0, 0.9], weight_decay=[0.0, 1e-2],
-                    maximize=[False, True]):
-        cases.append(("rmsprop", dict(lr=1e-3, alpha=0.95, **hp)))
-    for hp in _grid(amsgrad=[False, True], weight_decay=[0.0, 1e-1],
-                    decoupled_weight_decay=[False, True], maximize=[False, True]):
-        if hp["decoupled_weight_decay"] and not hp["weight_decay"]:
-            continue  # the same as coupled with λ = 0
-        cases.append(("adam", dict(lr=1e-2, **hp)))
-    for hp in _grid(amsgrad=[False, True], weight_decay=[1e-2, 1.0], maximize=[False, True]):
-        cases.append(("adamw", dict(lr=1e-2, betas=(0.8, 0.99), **hp)))
-    for hp in _grid(weight_decay=[0.0, 1e-1], maximize=[False, True]):
-        cases.append(("adamax", dict(lr=1e-2, **hp)))
-    for hp in _grid(weight_decay=[0.0, 1e-1], decoupled_weight_decay=[False, True],
-                    maximize=[False, True], momentum_decay=[4e-3, 0.2]):
-        if hp["decoupled_weight_decay"] and not hp["weight_decay"]:
-            continue
-        cases.append(("nadam", dict(lr=1e-2, **hp)))
-    for hp in _grid(weight_decay=[0.0, 1e-1], decoupled_weight_decay=[False, True],
-                    maximize=[False, True], betas=[(0.9, 0.999), (0.8, 0.9)]):
-        if hp["decoupled_weight_decay"] and not hp["weight_decay"]:
-            continue
-        cases.append(("radam", dict(lr=1e-2, **hp)))
-    return cases
+    return [(member.algo, {**member.oracle_base, **hp}) for member in FAMILY
+            for hp in _grid(**member.oracle_grid) if not _redundant(hp)]
 
 
 CASES = _cases()

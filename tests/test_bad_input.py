@@ -7,10 +7,9 @@ import math
 import numpy as np
 import pytest
 
-import adamlib
+from _family import FAMILY, IDS
 
-OPTIMIZERS = [adamlib.SGD, adamlib.RMSprop, adamlib.Adam, adamlib.AdamW, adamlib.Adamax,
-              adamlib.NAdam, adamlib.RAdam]
+import adamlib
 
 
 def _snapshot(opt):
@@ -30,15 +29,14 @@ def _assert_untouched(opt, snapshot):
             np.testing.assert_array_equal(v, opt.state[i][k])
 
 
-@pytest.fixture(params=OPTIMIZERS, ids=lambda c: c.__name__)
+@pytest.fixture(params=FAMILY, ids=IDS)
 def warm(request):
-    """An optimizer over three parameters (two groups) that has taken two steps."""
-    cls = request.param
+    """An optimizer over three parameters (two groups) that has taken two steps, with every buffer."""
+    member = request.param
     rng = np.random.default_rng(1)
     params = [rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32),
               rng.standard_normal(2)]
-    kwargs = {"momentum": 0.9} if cls in (adamlib.SGD, adamlib.RMSprop) else {}
-    opt = cls([{"params": params[:2]}, {"params": params[2:], "lr": 1e-2}], **kwargs)
+    opt = member.cls([{"params": params[:2]}, {"params": params[2:], "lr": 1e-2}], **member.buffers)
     for _ in range(2):
         opt.step([rng.standard_normal(p.shape).astype(p.dtype) for p in params])
     return opt

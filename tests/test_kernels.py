@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 
-import numba
 import numpy as np
 import pytest
+from _family import CLASSES, FAMILY
 
-import adamlib
 from adamlib import _jit, _kernels
 
-
-
-def _calls(n, dtype):
-    rng = np.random.default_rng(0)
-    arr = lambda: rng.random(n).astype(dtype)
-    s = dtype(0.5)
-    empty = np.empty(0, dtype)
-    return {
-        "sgd": lambda: (arr(), arr(), s, s, s),
-        "sgd_momentum": lambda: (arr(), arr(), arr(), s, s, s, s, s, s, True),
-        "rmsprop": lambda: (arr(), arr(), arr(), arr(), arr(), True, True, s, s, s, s, s, s),
-        "adam": lambda: (arr(), arr(), arr(), arr(), empty, False, s, s, s, s, s, s, s, s, s),
-        "adamax": lambda: (arr(), arr(), arr(), arr(), s, s, s, s, s, s, s),
-        "nadam": lambda: (arr(), arr(), arr(), arr(), s, s, s, s, s, s, s, s, s),
-        "radam": lambda: (arr(), arr(), arr(), arr(), True, s, s, s, s, s, s, s, s),
-    }
-
-
-KERNELS = list(_calls(1, np.float32))
+KERNELS = sorted({name for member in FAMILY for name in member.kernels})
 DOUBLE_ARITHMETIC = re.compile(r"\b(fadd|fsub|fmul|fdiv|fneg)\b[^=\n]*\bdouble\b|\bfpext\b|@llvm\.sqrt\.f64")
+
+
+def _arguments(name, n, dtype, flags=True):
+    """Arguments for kernel ``name``: random arrays for its arrays, then its named scalars."""
+    kernel = getattr(_kernels, name)
+    rng = np.random.default_rng(0)
+    fields = kernel.scalars._fields
+    arrays = list(inspect.signature(kernel.py_func).parameters)[:-len(fields)]
+    scalars = {f: (flags if kernel.scalars.__annotations__[f] in (bool, "bool") else dtype(0.5)) for f in fields}
+    return (*(rng.random(n).astype(dtype) for _ in arrays), *kernel.scalars(**scalars))
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_named_scalars_are_the_kernel_parameters_after_its_arrays(name):
+    kernel = getattr(_kernels, name)
+    parameters = list(inspect.signature(kernel.py_func).parameters)
+    fields = list(kernel.scalars._fields)
+    assert parameters[-len(fields):] == fields
+    assert parameters[:2] == ["param", "grad"]  # then the state buffers, named by their state keys
+    assert not set(parameters[2:-len(fields)]) & set(fields)
 
 
 @pytest.mark.parametrize("name", KERNELS)
 def test_float32_kernels_compute_in_float32_and_vectorise(name):
-    # Compile a private, uncached copy: Numba cannot show the code of a cached function.
-    dispatcher = numba.njit(cache=False, **_jit._options)(getattr(_kernels, name).py_func)
-    dispatcher(*_calls(64, np.float32)[name]())
-    llvm = dispatcher.inspect_llvm(dispatcher.signatures[0])
+    llvm = getattr(_kernels, name).llvm_ir(*_arguments(name, 64, np.float32))
     assert not DOUBLE_ARITHMETIC.search(llvm), "float32 kernel computes in double precision"
     assert re.search(r"<(4|8|16) x float>", llvm), "float32 kernel did not vectorise"
 
@@ -46,7 +45,7 @@ def test_float32_kernels_compute_in_float32_and_vectorise(name):
 @pytest.mark.parametrize("name", KERNELS)
 def test_serial_and_parallel_variants_are_bit_identical(name, dtype):
     kernel = getattr(_kernels, name)
-    serial, parallel = _calls(10_000, dtype)[name](), _calls(10_000, dtype)[name]()
+    serial, parallel = _arguments(name, 10_000, dtype), _arguments(name, 10_000, dtype)
     kernel.serial(*serial)
     kernel.parallel(*parallel)
     for a, b in zip(serial, parallel):
@@ -75,7 +74,7 @@ def test_nonfinite_count():
 
 def test_nan_reaches_the_parameters_despite_fastmath():
     # fastmath never includes nnan/ninf: a NaN gradient must not be optimised away.
-    for cls in (adamlib.SGD, adamlib.RMSprop, adamlib.Adam, adamlib.Adamax, adamlib.NAdam, adamlib.RAdam):
+    for cls in CLASSES:
         p = np.zeros(16, np.float32)
         g = np.ones(16, np.float32)
         g[3] = np.nan

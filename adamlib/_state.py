@@ -1,0 +1,128 @@
+"""What one parameter's optimizer state holds, and the checks that keep it consistent.
+
+Each optimizer declares a :class:`StateLayout`: its scalar entries (``step``, NAdam's
+``mu_product``), the buffers every parameter has, and the :class:`OptionalBuffer` entries that
+only some option values ask for (``max_exp_avg_sq`` with ``amsgrad``, …). The layout creates a
+parameter's state at its first step and checks an existing state — one the user edited, one
+loaded from a state dict, one that met changed options — before a step uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ._validation import check_array, check_int, describe
+
+_set = dict.__setitem__  # writes a state entry without marking it replaced (see _State)
+
+
+def _noting(name):
+    method = getattr(dict, name)
+
+    def noting(self, *args, **kwargs):
+        self.replaced = True
+        return method(self, *args, **kwargs)
+
+    noting.__name__ = name
+    return noting
+
+
+class _State(dict):
+    """One parameter's state: a dict that notes when an entry is set, replaced or removed.
+
+    The optimizer keeps flat views of the state arrays between steps; after
+    ``opt.state[0]["exp_avg"] = new_array`` (or ``del``, ``update``, …) ``replaced`` is set and
+    the next step re-reads and re-checks the state, as torch re-reads its state every step.
+    The optimizer writes its own scalar entries (``step``) with ``dict.__setitem__``. The
+    mapping from index to state (``opt.state``) is one too.
+    """
+
+    __slots__ = ("replaced",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.replaced = False
+
+    def __reduce__(self):  # pickle and copy.deepcopy rebuild it from its items
+        return _State, (dict(self),)
+
+    __setitem__ = _noting("__setitem__")
+    __delitem__ = _noting("__delitem__")
+    __ior__ = _noting("__ior__")
+    clear = _noting("clear")
+    pop = _noting("pop")
+    popitem = _noting("popitem")
+    setdefault = _noting("setdefault")
+    update = _noting("update")
+
+
+class OptionalBuffer(NamedTuple):
+    """A state buffer that exists only when a group option asks for it."""
+
+    option: str
+    """The option's name, for messages."""
+    wanted: Callable[[dict], bool]
+    """Whether a group's options ask for the buffer."""
+    starts_late: bool = False
+    """Created at the first step that asks for it, even after earlier steps (torch's SGD
+    momentum buffer); otherwise an option switched on after a parameter's first step is refused
+    (torch raises a KeyError there)."""
+
+
+class StateLayout(NamedTuple):
+    """The entries of a parameter's state under one optimizer."""
+
+    buffers: tuple = ()
+    """The arrays every parameter has (zeros of its shape and dtype to begin with)."""
+    optional: dict = {}
+    """State key -> :class:`OptionalBuffer`: the arrays only some option values need."""
+    scalars: dict = {"step": 0}
+    """The scalar entries, and their values before the first step."""
+
+    def new(self, group: dict, param: np.ndarray) -> dict:
+        """The state of a parameter before its first step under ``group``'s options."""
+        state = dict(self.scalars)
+        state.update((key, np.zeros_like(param)) for key in self.buffers)
+        state.update((key, np.zeros_like(param)) for key, spec in self.optional.items() if spec.wanted(group))
+        return state
+
+    def check(self, state, index: int, g_index: int, group: dict, param: np.ndarray, owner: str) -> dict:
+        """Check parameter ``index``'s existing state against ``group``; return the entries to add.
+
+        Raises (naming the state entry, or the option and the group) when an entry is unknown,
+        missing or not an array of the parameter's shape and dtype, or when an option asks for
+        a buffer that cannot start late. ``owner`` is the optimizer's name, for messages.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state[{index}] must be a dict, got {describe(state)}")
+        required = [*self.scalars, *self.buffers]
+        if set(state) - {*required, *self.optional} or set(required) - set(state):
+            optional = f" and optionally {sorted(self.optional)}" if self.optional else ""
+            raise ValueError(f"state of parameter {index} has keys {sorted(state)}, {owner} expects "
+                             f"{sorted(required)}{optional}")
+        for key, value in state.items():
+            role = f"state[{index}][{key!r}]"
+            if key == "step":
+                check_int(role, value, 0)
+            elif key in self.scalars:
+                if not isinstance(value, float):
+                    raise TypeError(f"{role} must be a float, got {value!r}")
+            else:
+                check_array(value, role, writeable=True)
+                if value.dtype != param.dtype or value.shape != param.shape:
+                    raise ValueError(f"{role} is a {describe(value)} but parameter {index} is a {describe(param)}")
+        additions = {}
+        for key, spec in self.optional.items():
+            if key in state or not spec.wanted(group):
+                continue
+            if not spec.starts_late:
+                raise ValueError(
+                    f"{spec.option}={group[spec.option]!r} in param_groups[{g_index}] needs "
+                    f"state[{index}][{key!r}], which parameter {index} lacks: its state began "
+                    f"without it, and {owner} cannot start it late. Set {spec.option} back, or "
+                    f"start a new optimizer with {spec.option} set"
+                )
+            additions[key] = np.zeros_like(param)
+        return additions
