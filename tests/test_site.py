@@ -4,7 +4,19 @@ Headless Chromium (Debian's ``chromium``; ``.ci/run`` installs it) opens every p
 contents from a local HTTP server with the network cut off, and checks that the page loads with no
 console errors, that MathJax (shipped with the site) has typeset all math, that every image loads
 and every internal link (and #fragment) resolves. A screenshot of each page is saved under
-``_build/screenshots/`` for people to look at. The search page must find "bias correction".
+``_build/screenshots/`` for people to look at. The search page must find "bias correction", and
+show the math in its snippets typeset.
+
+What a reader sees, on a laptop (1280 px), a tablet (800 px) and a phone (390 px): the chapters
+menu (☰) and the contents button open their panels; one search box; nothing scrolls sideways on
+a phone; the right-hand contents follows the reading position; every figure has a numbered
+caption and alt text that describes it; visible code takes at most a quarter of a chapter's
+height (the rest is collapsed behind toggles); equations are numbered per chapter, (3.17), and
+references from one chapter to another's equations carry that chapter's number.
+
+Waiting: a page is ready when MathJax says so (its startup promise, which every later
+typesetPromise chains onto), not when the network is idle; the time limits fit the slowest page
+(the API reference, ~300 formulas) on a loaded two-core machine.
 """
 
 from __future__ import annotations
@@ -45,6 +57,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Screens: a laptop (the default page fixture), a tablet and a phone.
+DESKTOP = {"width": 1280, "height": 900}
+SCREENS = {"tablet": {"width": 800, "height": 1024}, "phone": {"width": 390, "height": 844}}
+# Any wait for the browser: the API page needs 4-9 s to typeset on a quiet machine and several
+# times that on a busy one (measured up to ~30 s with other jobs on both cores).
+TIMEOUT_MS = 180_000
+# The most page height that code a reader sees (not collapsed behind a toggle) may take.
+CODE_BUDGET = 0.25
 # TeX left in the text a reader sees means MathJax (or the MyST parser) did not handle it.
 RAW_TEX = re.compile(
     r"\$\$|\\frac|\\begin\{|\\displaystyle|\\\[|\\\("  # display math, fractions, delimiters
@@ -148,23 +168,58 @@ class PageLog:
 
 
 @pytest.fixture
-def page(browser, site_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
-    page = context.new_page()
-    page.log = PageLog(page, site_url.rstrip("/"))
-    yield page
-    context.close()
+def new_page(browser, site_url):
+    """A factory: a fresh browser page with the given viewport, closed after the test."""
+    contexts = []
+
+    def make(viewport=DESKTOP):
+        context = browser.new_context(viewport=viewport, service_workers="block")
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.log = PageLog(page, site_url.rstrip("/"))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page(DESKTOP)
+
+
+def wait_for_mathjax(page):
+    """Wait until MathJax has typeset everything asked of it so far (no-op without MathJax).
+
+    ``MathJax.startup.promise`` settles after the page's first typeset, and every later
+    ``typesetPromise`` (the search snippets') chains onto it. After the load event the deferred
+    MathJax script has run, so a page that loads MathJax has ``MathJax.startup`` by now.
+    """
+    token = page.evaluate(
+        """() => {
+      if (!document.querySelector('script[src*="mathjax"]')) return null;
+      if (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) return 'absent';
+      const token = '__typeset' + Math.random().toString(36).slice(2);
+      window[token] = 'pending';
+      MathJax.startup.promise.then(() => { window[token] = 'done'; },
+                                   (error) => { window[token] = 'failed: ' + error; });
+      return token;
+    }"""
+    )
+    if token is None:
+        return
+    assert token != "absent", "the page loads MathJax but MathJax did not start"
+    page.wait_for_function(f"() => window['{token}'] !== 'pending'", polling=200)
+    state = page.evaluate(f"() => window['{token}']")
+    assert state == "done", f"MathJax {state}"
 
 
 def open_page(page, url: str):
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, f"{url} does not load"
-    page.wait_for_load_state("networkidle")
-    # MathJax's startup promise settles after the first typeset of the page.
-    page.evaluate(
-        "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-        " ? MathJax.startup.promise.then(() => true) : null"
-    )
+    wait_for_mathjax(page)
 
 
 def screenshot(page, name: str, max_height: int = 20_000):
@@ -261,6 +316,28 @@ PAGE_FACTS = r"""() => {
                  .map(m => ({id: m.id, numbered: Boolean(m.querySelector('.eqno'))})),
     eqrefs: [...document.querySelectorAll('a[href*="#equation-"]')]
               .filter(a => !a.classList.contains('headerlink')).map(a => a.textContent.trim()),
+    // "3" on chapter 3 (the number the numbered TOC gives its title), "" on unnumbered pages.
+    chapter: ((document.querySelector('article h1 .section-number') || {}).textContent || '')
+               .trim().replace(/\.$/, ''),
+    eqnos: [...document.querySelectorAll('.math .eqno')]
+             .map(e => (e.firstChild ? e.firstChild.textContent : '').trim()),
+    figures: [...document.querySelectorAll('article.bd-article img')].map(img => {
+      const caption = img.closest('figure') && img.closest('figure').querySelector('figcaption');
+      const part = (selector) => caption && caption.querySelector(selector)
+                                 ? caption.querySelector(selector).textContent.trim() : '';
+      return {src: img.getAttribute('src') || '', alt: (img.getAttribute('alt') || '').trim(),
+              number: part('.caption-number'), caption: part('.caption-text')};
+    }),
+    // Code a reader sees: code cells' sources and code blocks that are not collapsed behind a
+    // toggle (a closed <details> hides them); printed output is not code.
+    code: (() => {
+      const article = document.querySelector('article.bd-article');
+      const blocks = [...article.querySelectorAll('.cell_input, div[class*="highlight-"]')]
+        .filter(el => !el.parentElement.closest('.cell_input, div[class*="highlight-"], .cell_output'))
+        .filter(el => el.checkVisibility());
+      return {height: blocks.reduce((sum, el) => sum + el.getBoundingClientRect().height, 0),
+              page: article.getBoundingClientRect().height, blocks: blocks.length};
+    })(),
   };
 }"""
 
@@ -296,6 +373,12 @@ def page_problems(facts: dict, log: PageLog, site_url: str, source) -> list[str]
     check(not unnumbered, f"labelled equations without a number: {unnumbered}")
     bad_refs = [text for text in facts["eqrefs"] if not re.fullmatch(r"\(\d+(\.\d+)*\)", text)]
     check(not bad_refs, f"equation references that are not numbers: {bad_refs}")
+    # A numbered chapter numbers its equations (N.k): its own number, then a count.
+    if facts["chapter"]:
+        prefix = re.compile(rf"\({re.escape(facts['chapter'])}\.\d+\)")
+        wrong = [n for n in facts["eqnos"] if not prefix.fullmatch(n)]
+        check(not wrong, f"equation numbers without the chapter's ({facts['chapter']}.k): {wrong}")
+    check(not is_notebook or facts["chapter"], "a chapter without a number (numbered: in _toc.yml)")
 
     broken_images = [i["src"] for i in facts["images"] if not i["complete"] or i["width"] == 0]
     check(not broken_images, f"images that did not load: {broken_images}")
@@ -318,13 +401,86 @@ def page_problems(facts: dict, log: PageLog, site_url: str, source) -> list[str]
     return problems
 
 
+# What test_page_renders measured on each page at 1280 px, for the tests below that judge the
+# same rendering (figures, code budget) without loading the page again.
+FACTS: dict[str, dict] = {}
+
+
+def load_facts(page, url: str) -> dict:
+    open_page(page, url)
+    page.evaluate(LOAD_IMAGES)  # lazy images get their height before anything is measured
+    return page.evaluate(PAGE_FACTS)
+
+
+def facts_of(new_page, site_url, docname) -> dict:
+    if docname not in FACTS:
+        FACTS[docname] = load_facts(new_page(DESKTOP), site_url + docname + ".html")
+    return FACTS[docname]
+
+
 @pytest.mark.parametrize("docname", DOCNAMES)
 def test_page_renders(page, site_url, docname):
-    open_page(page, site_url + docname + ".html")
-    page.evaluate(LOAD_IMAGES)
+    facts = FACTS[docname] = load_facts(page, site_url + docname + ".html")
     screenshot(page, docname)
-    problems = page_problems(page.evaluate(PAGE_FACTS), page.log, site_url, toc_source(docname))
+    problems = page_problems(facts, page.log, site_url, toc_source(docname))
     assert not problems, f"{docname}:\n  " + "\n  ".join(problems)
+
+
+NOTEBOOKS = [d for d in DOCNAMES if toc_source(d).suffix == ".ipynb"]
+HASH_NAME = re.compile(r"(^|/)[0-9a-f]{16,}\.\w+$")
+
+
+@pytest.mark.parametrize("docname", NOTEBOOKS)
+def test_figures_have_captions_and_alt_text(new_page, site_url, docname):
+    """Each figure: a numbered caption (what to look at, what it shows) and alt text that
+    describes it; myst-nb's default alt text is the image's hash file name. Set both in the
+    cell's metadata: {"mystnb": {"figure": {"caption": ..., "name": ...}, "image": {"alt": ...}}}."""
+    problems = []
+    for figure in facts_of(new_page, site_url, docname)["figures"]:
+        name = figure["src"].rsplit("/", 1)[-1]
+        if not (figure["number"] and figure["caption"]):
+            problems.append(f"{name}: no numbered caption")
+        alt = figure["alt"]
+        if len(alt) < 15 or HASH_NAME.search(alt) or name in alt:
+            problems.append(f"{name}: alt text {alt!r} does not describe the figure")
+    assert not problems, f"{docname}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("docname", NOTEBOOKS)
+def test_visible_code_within_budget(new_page, site_url, docname):
+    """Code a reader sees takes at most CODE_BUDGET of the chapter's height at 1280 px; the rest
+    is collapsed (hide-input, hide-cell), never deleted."""
+    code = facts_of(new_page, site_url, docname)["code"]
+    share = code["height"] / code["page"]
+    assert share <= CODE_BUDGET, (
+        f"{docname}: visible code is {share:.0%} of the page ({code['blocks']} blocks, "
+        f"{code['height']:.0f} of {code['page']:.0f} px); the budget is {CODE_BUDGET:.0%}"
+    )
+
+
+EQREF = re.compile(r'<a class="reference internal" href="([^"#]+)#(equation-[^"]+)">([^<]*)</a>')
+
+
+def equation_numbers(body: str) -> dict[str, str]:
+    """{"equation-label": "(3.17)"} for the numbered equations of a page's HTML."""
+    return dict(re.findall(r'id="(equation-[^"]+)">\s*<span class="eqno">([^<]*)<', body))
+
+
+def test_equation_references_across_chapters_carry_the_chapter_number(site_url):
+    """{eq} references to another page's equation link there and print the number that page
+    gives it, chapter prefix included. The notation page refers to every chapter's equations."""
+    references = []
+    for docname in DOCNAMES:
+        body = fetch(site_url + docname + ".html") or ""
+        for href, anchor, text in EQREF.findall(body):
+            references.append((docname, urllib.parse.urljoin(site_url + docname, href), anchor, text))
+    assert references, "no page refers to another page's equations"
+    wrong = []
+    for docname, target, anchor, text in references:
+        number = equation_numbers(fetch(target) or "").get(anchor)
+        if number is None or text.strip() != number.strip() or "." not in number:
+            wrong.append(f"{docname}: {text!r} -> {target}#{anchor}, numbered {number!r} there")
+    assert not wrong, "cross-page equation references:\n  " + "\n  ".join(wrong)
 
 
 def test_landing_page_says_what_the_book_proves_and_how_to_run_it(page, site_url):
@@ -347,12 +503,189 @@ def test_site_has_a_bibliography_and_an_api_reference(site_url):
     )
 
 
-def test_search_finds_bias_correction(page, site_url):
+def test_search_finds_bias_correction_and_typesets_its_snippets(page, site_url):
     open_page(page, site_url + "search.html?q=bias+correction")
-    results = page.locator("#search-results ul.search li a")
-    results.first.wait_for(timeout=30_000)
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for()
+    # The list is complete when searchtools.js says so; each snippet is then fetched from its
+    # page (network idle: every fetch answered) and typeset (MathJax's promise).
+    page.wait_for_function(
+        "() => /finished/i.test((document.querySelector('#search-results .search-summary')"
+        " || {textContent: ''}).textContent)",
+        polling=200,
+    )
+    page.wait_for_load_state("networkidle")
+    wait_for_mathjax(page)
     screenshot(page, "search")
-    hrefs = results.evaluate_all("links => links.map(a => a.href)")
+    hrefs = results.locator("a").evaluate_all("links => links.map(a => a.href)")
     assert hrefs, "searching for 'bias correction' found nothing"
     assert all(h.startswith(site_url) for h in hrefs)
+    snippets = page.evaluate(
+        """() => [...document.querySelectorAll('#search-results p.context')].map(p => {
+          const copy = p.cloneNode(true);
+          copy.querySelectorAll('mjx-container').forEach(m => m.remove());
+          return {text: copy.textContent, math: p.querySelectorAll('mjx-container').length,
+                  errors: p.querySelectorAll('mjx-merror').length};
+        })"""
+    )
+    raw = [s["text"][:120] for s in snippets if RAW_TEX.search(s["text"]) or "\\" in s["text"]]
+    assert not raw, "search snippets show raw LaTeX:\n  " + "\n  ".join(raw)
+    assert not any(s["errors"] for s in snippets), "MathJax errors in the search snippets"
+    assert any(s["math"] for s in snippets), "no snippet shows typeset math (the check saw none)"
     assert not page.log.console_errors, "console errors:\n" + "\n".join(page.log.console_errors)
+
+
+# --------------------------------------------------------------------------------------------
+# Narrow screens: menus, one search box, nothing sideways
+
+# The chapter with the most sections, for the navigation checks, and the API reference, whose
+# long names must fit the contents panel.
+def _nav_pages() -> list[str]:
+    pages = [d for d in DOCNAMES if d.endswith("/api")]
+    if NOTEBOOKS:
+        pages.insert(0, NOTEBOOKS[0])
+    return pages or DOCNAMES[:1]
+
+
+VISIBLE_SEARCH_FIELDS = """() => [...document.querySelectorAll(
+    'input[type="search"], .search-button-field')].filter(el => el.checkVisibility()).length"""
+
+PANEL_FACTS = """(dialog) => {
+  const box = dialog.getBoundingClientRect();
+  const links = [...dialog.querySelectorAll('a')].filter(a => a.checkVisibility());
+  return {links: links.length,
+          sticking_out: links.filter(a => a.getBoundingClientRect().right > box.right + 1)
+                             .map(a => a.textContent.trim().slice(0, 60)),
+          sideways: dialog.scrollWidth - dialog.clientWidth};
+}"""
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_menus_open_on_narrow_screens(new_page, site_url, screen):
+    """The ☰ button opens the chapters menu and the contents button the page's sections (the
+    theme moves the sidebars into <dialog>s on narrow screens); one search box at most."""
+    page = new_page(SCREENS[screen])
+    problems = []
+    for docname in _nav_pages():
+        response = page.goto(site_url + docname + ".html", wait_until="load")
+        assert response is not None and response.ok
+        fields = page.evaluate(VISIBLE_SEARCH_FIELDS)
+        if fields > 1:
+            problems.append(f"{docname}: {fields} search boxes")
+        if not page.locator(".search-button:visible, .search-button-field:visible").count():
+            problems.append(f"{docname}: no way to search")
+        for toggle, dialog, what in (
+            ("primary-toggle", "#pst-primary-sidebar-modal", "chapters menu"),
+            ("secondary-toggle", "#pst-secondary-sidebar-modal", "contents"),
+        ):
+            buttons = page.locator(f"button.{toggle}:visible")
+            if buttons.count() != 1:
+                problems.append(f"{docname}: {buttons.count()} visible {what} buttons, not 1")
+                continue
+            buttons.click()
+            panel = page.locator(f"{dialog}[open]")
+            try:
+                panel.wait_for(state="visible", timeout=10_000)
+            except Exception:
+                problems.append(f"{docname}: the {what} button opened nothing")
+                continue
+            facts = panel.evaluate(PANEL_FACTS)
+            if not facts["links"]:
+                problems.append(f"{docname}: the {what} panel shows no links")
+            if facts["sticking_out"] or facts["sideways"] > 1:
+                problems.append(
+                    f"{docname}: entries run out of the {what} panel: {facts['sticking_out']}"
+                )
+            page.screenshot(path=str(SCREENSHOTS / f"{screen}-{what.replace(' ', '-')}.png"))
+            page.keyboard.press("Escape")
+            page.locator(dialog).wait_for(state="hidden", timeout=10_000)
+    assert not problems, f"{screen}:\n  " + "\n  ".join(problems)
+
+
+def test_one_search_box_on_a_laptop(page, site_url):
+    page.goto(site_url + (NOTEBOOKS or DOCNAMES)[0] + ".html", wait_until="load")
+    assert page.evaluate(VISIBLE_SEARCH_FIELDS) == 1, "not exactly one search box at 1280 px"
+
+
+SIDEWAYS = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrollsItself = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  const culprits = [...document.querySelectorAll('body *')]
+    .filter(el => el.checkVisibility() && el.getBoundingClientRect().right > width + 1)
+    .filter(el => !scrollsItself(el))
+    .filter(el => ![...el.children].some(c => c.getBoundingClientRect().right > width + 1))
+    .map(el => `${el.tagName.toLowerCase()}.${el.className} `
+               + `(${Math.round(el.getBoundingClientRect().right - width)} px): `
+               + el.textContent.trim().slice(0, 60));
+  return {overflow: document.documentElement.scrollWidth - width, culprits: culprits.slice(0, 5)};
+}"""
+
+
+@pytest.mark.parametrize("docname", DOCNAMES)
+def test_nothing_scrolls_sideways_on_a_phone(new_page, site_url, docname):
+    """At 390 px the page is as wide as the screen: wide tables, code, outputs and display math
+    scroll inside their own box; long inline code and names wrap."""
+    page = new_page(SCREENS["phone"])
+    open_page(page, site_url + docname + ".html")
+    page.evaluate(LOAD_IMAGES)
+    result = page.evaluate(SIDEWAYS)
+    assert result["overflow"] <= 0, (
+        f"{docname} scrolls {result['overflow']} px sideways at 390 px; sticking out:\n  "
+        + "\n  ".join(result["culprits"])
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The right-hand contents follows the reader
+
+JUMP_THROUGH_SECTIONS = """async () => {
+  const frame = () => new Promise(resolve => requestAnimationFrame(() => resolve()));
+  const settle = async () => { await frame(); await frame();
+                               await new Promise(resolve => setTimeout(resolve, 100)); };
+  const links = [...document.querySelectorAll('#pst-page-toc-nav a.nav-link[href^="#"]')];
+  const top = (el) => el.getBoundingClientRect().top + window.scrollY;
+  const sections = links.map(a => {
+    const target = document.getElementById(decodeURIComponent(a.hash.slice(1)));
+    return {href: a.hash, heading: target && (target.querySelector('h2, h3, h4') || target)};
+  }).filter(s => s.heading);
+  const reachable = document.documentElement.scrollHeight - window.innerHeight;
+  // Sections long enough that their heading alone is in the top 30 % after the jump.
+  const candidates = sections.filter((s, i) => {
+    const next = sections[i + 1];
+    return top(s.heading) < reachable
+        && (!next || top(next.heading) - top(s.heading) > 0.4 * window.innerHeight);
+  });
+  // Every other section going down (each jump skips one), then back up to the first.
+  const jumps = candidates.filter((s, i) => i % 2 === 1);
+  if (candidates.length) jumps.push(candidates[0]);
+  const wrong = [];
+  for (const s of jumps) {
+    window.scrollTo(0, top(s.heading) - 10);
+    await settle();
+    const active = [...document.querySelectorAll('#pst-page-toc-nav a.nav-link.active')]
+                     .map(a => a.hash);
+    if (active.length !== 1 || active[0] !== s.href) wrong.push(`${s.href}: ${active}`);
+  }
+  return {jumps: jumps.length, wrong};
+}"""
+
+
+def test_contents_highlight_follows_jumps(page, site_url):
+    """Jumping to a section (Page Down, the scroll bar, a fling) highlights it in the contents;
+    the theme's own observer alone missed headings that jumped past the top of the window."""
+    counts = {d: (fetch(site_url + d + ".html") or "").count('class="toc-entry') for d in NOTEBOOKS}
+    assert counts, "no chapters"
+    docname = max(counts, key=counts.get)
+    open_page(page, site_url + docname + ".html")
+    page.evaluate(LOAD_IMAGES)
+    result = page.evaluate(JUMP_THROUGH_SECTIONS)
+    assert result["jumps"] >= 3, f"{docname}: too few long sections to test ({result})"
+    assert not result["wrong"], (
+        f"{docname}: after a jump the contents highlight is elsewhere:\n  "
+        + "\n  ".join(result["wrong"])
+    )
