@@ -27,6 +27,7 @@ import numpy as np
 from ._kernels import nonfinite_count
 from ._params import MISSING, NOT_OPTIONS, as_groups, check_names, gradient_list, role, split_names
 from ._state import StateLayout, _set, _State
+from ._torch_format import from_torch_state_dict, is_torch_format
 from ._validation import MemoryMap, NonFiniteGradientError, check_array, check_flag, describe
 
 _EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.float32, np.float64)}
@@ -488,10 +489,14 @@ class Optimizer:
         As in torch, the saved options replace the groups' options, and saved parameter names
         replace the current ones. State arrays must have their parameter's shape; they are
         copied and cast to the parameter's dtype, as torch does. :class:`Adam` and
-        :class:`AdamW` load each other's state dicts (the same state), as torch allows.
+        :class:`AdamW` load each other's state dicts (the same state), as torch allows. A state
+        dict saved by ``torch.optim`` (recognised by having no ``"optimizer"`` name) is converted
+        first, as :func:`adamlib.torch.from_torch_state_dict` does, without importing torch.
         """
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
             raise ValueError("not an optimizer state dict: needs 'state' and 'param_groups'")
+        if is_torch_format(state_dict):  # torch.optim's (no class name): tensors, torch-only options
+            state_dict = from_torch_state_dict(state_dict, self)
         name, this = state_dict.get("optimizer", type(self).__name__), type(self).__name__
         if name != this and name not in self._state_dicts_from:
             raise ValueError(f"state dict is from {name}, cannot load it into {this}")

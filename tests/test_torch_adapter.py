@@ -581,3 +581,27 @@ def test_torch_is_an_optional_extra_pinned_to_a_compatible_release():
     assert not any(dep.startswith("torch") for dep in project["dependencies"])
     (torch_req,) = project["optional-dependencies"]["torch"]
     assert torch_req.replace(" ", "") == "torch>=2.13,<3"
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "NAdam"])
+def test_numpy_optimizer_loads_torch_state_dict_directly(name):
+    import adamlib
+    """A torch.optim state dict (foreach/fused keys, tensors, float step) loads as it is."""
+    torch = require("torch")
+    options = {"SGD": dict(lr=0.1, momentum=0.9)}.get(name, dict(lr=0.1))
+    p = torch.nn.Parameter(torch.linspace(-1.0, 1.0, 5, dtype=torch.float64))
+    reference = getattr(torch.optim, name)([p], **options)
+    for _ in range(3):
+        p.grad = p.detach() ** 3
+        reference.step()
+    w = np.zeros(5)
+    opt = getattr(adamlib, name)([w], **options)
+    opt.load_state_dict(reference.state_dict())
+    w[:] = p.detach().numpy()
+    for _ in range(3):
+        p.grad = p.detach() ** 3
+        reference.step()
+        opt.step([w ** 3])
+    # torch keeps NAdam's mu_product in float32 (adamlib in float64): a relative 1e-11 apart.
+    rtol = 1e-9 if name == "NAdam" else 1e-12
+    np.testing.assert_allclose(w, p.detach().numpy(), rtol=rtol, atol=1e-14)
