@@ -76,7 +76,8 @@ class LogAxis:
     per_decade : int, default 2
     complement : bool, default False
         Space the points in :math:`1 - x`: ``LogAxis(0.9, 0.999, 1, complement=True)`` is
-        0.9, 0.99, 0.999. Values then stay in (0, 1).
+        0.9, 0.99, 0.999. Values then stay in [0, 1): extended downwards such a grid ends at
+        β = 0 (``1 - 10**0``), and a best β of 0 is accepted as a boundary optimum.
     """
 
     low: float
@@ -87,8 +88,11 @@ class LogAxis:
     def __post_init__(self):
         if not (isinstance(self.per_decade, int) and self.per_decade >= 1):
             raise ValueError(f"per_decade must be a positive integer, got {self.per_decade!r}")
-        if not (0 < self.low < self.high) or (self.complement and not self.high < 1):
-            bounds = "0 < low < high < 1" if self.complement else "0 < low < high"
+        if self.complement:
+            valid, bounds = 0 <= self.low < self.high < 1, "0 <= low < high < 1"
+        else:
+            valid, bounds = 0 < self.low < self.high, "0 < low < high"
+        if not valid:
             raise ValueError(f"a LogAxis needs {bounds}, got low={self.low!r}, high={self.high!r}")
 
     def _to_log(self, x: float) -> float:
@@ -108,13 +112,22 @@ class LogAxis:
                              f"at {self.per_decade} per decade")
         return tuple(float(f"{self._from_log(a + (b - a) * k / n):.12g}") for k in range(n + 1))
 
+    @property
+    def at_domain_edge(self) -> bool:
+        """True when the lowest point is β = 0 (complement axes): no memory at all, the end of
+        the scale, so an optimum there is a real boundary optimum, not an untuned grid."""
+        return self.complement and self.low == 0.0
+
     def extended(self, side: int) -> "LogAxis":
         """The axis with one more point below (``side=-1``) or above (``side=+1``); raises
-        :class:`EdgeOptimumError` where the scale ends (a β's grid cannot reach 0)."""
+        :class:`EdgeOptimumError` where the scale ends. A complement axis on the lattice of whole
+        steps from 1 − 10⁰ can be extended down to β = 0 and no further."""
         step = (-1.0 if self.complement else 1.0) / self.per_decade
         if side < 0:
             low = self._from_log(self._to_log(self.low) - step)
-            if not low > 0:
+            if self.complement and abs(low) < 1e-9:
+                low = 0.0  # the end of a β scale: no memory
+            elif not low > 0:
                 raise EdgeOptimumError(f"cannot extend the grid below {self.low!r}")
             return LogAxis(low, self.high, self.per_decade, self.complement)
         return LogAxis(self.low, self._from_log(self._to_log(self.high) + step), self.per_decade,
@@ -248,6 +261,8 @@ def tune(contender: Contender, trial, seeds: Sequence[int], *, score=_final, bat
         for k, n in enumerate(names):
             if isinstance(axes[n], LogAxis):
                 points = axes[n].points
+                if best_values[k] == points[0] and axes[n].at_domain_edge:
+                    continue  # β = 0 is the end of the scale, not the end of the grid
                 if best_values[k] == points[0]:
                     edges.append((n, -1))
                 elif best_values[k] == points[-1]:

@@ -26,9 +26,16 @@ Options (``lr``, ``betas``, ...) are copied from ``param_groups`` at every step,
 work.
 
 What it refuses, with an error that says what to do: parameters that are not float32/float64
-CPU tensors dense in memory (CUDA, float16, bfloat16, complex, sparse), sparse gradients and
-``differentiable=True``. ``foreach``, ``fused`` and ``capturable`` are accepted and change
-nothing. Gradients in another memory layout than their parameter are copied into it first.
+CPU tensors dense in memory (CUDA, float16, bfloat16, complex, sparse), tensor subclasses (the
+DTensors of FSDP's ``fully_shard``), sparse gradients and ``differentiable=True``. ``foreach``,
+``fused`` and ``capturable`` are accepted and change nothing. Gradients in another memory
+layout than their parameter are copied into it first.
+
+Under ``torch.distributed`` (tested with 2 gloo processes on one machine): the classes work with
+``DistributedDataParallel`` and as ``ZeroRedundancyOptimizer(params, optimizer_class=...)``,
+with or without ``parameters_as_bucket_view``, and a consolidated ZeRO ``state_dict()`` loads
+into them and into torch.optim. ``ZeroRedundancyOptimizer(..., overlap_with_ddp=True)`` needs a
+functional optimizer, which adamlib does not provide: torch's constructor refuses the class.
 """
 
 from __future__ import annotations
@@ -74,6 +81,14 @@ def _memory_order(p: torch.Tensor, where: str):
 
 def _check_param(p, where: str, optimizer: str) -> None:
     """Refuse a parameter the kernels cannot update in place, saying what to do instead."""
+    plain = p.detach()  # an nn.Parameter detaches to a Tensor; a DTensor stays one
+    if type(plain) is not torch.Tensor:
+        raise TypeError(
+            f"{where} is a {type(plain).__name__}, a tensor subclass (FSDP's fully_shard and tensor "
+            "parallelism make DTensors); adamlib.torch updates plain tensors through numpy: use "
+            f"torch.optim.{optimizer}, or shard only the optimizer state with torch.distributed.optim."
+            f"ZeroRedundancyOptimizer(params, optimizer_class=adamlib.torch.{optimizer})"
+        )
     if p.layout != torch.strided:
         raise ValueError(f"{where} is a sparse tensor ({p.layout}); adamlib.torch updates dense "
                          f"CPU tensors only: use torch.optim.{optimizer}")

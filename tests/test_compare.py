@@ -38,14 +38,28 @@ def test_log_axis_points_and_extension():
     betas = LogAxis(0.9, 0.999, 1, complement=True)
     np.testing.assert_allclose(betas.points, [0.9, 0.99, 0.999], rtol=1e-12)
     np.testing.assert_allclose(betas.extended(+1).points[-1], 0.9999, rtol=1e-12)
-    with pytest.raises(EdgeOptimumError, match="below 0.9"):
-        betas.extended(-1)  # 1 - 10**0 = 0: a beta grid ends there
+    assert betas.extended(-1).points == (0.0, *betas.points)  # 1 - 10**0: a beta grid ends at 0
+    with pytest.raises(EdgeOptimumError, match="below 0.0"):
+        betas.extended(-1).extended(-1)
+    with pytest.raises(EdgeOptimumError, match="below 0.5"):
+        LogAxis(0.5, 0.95, 1, complement=True).extended(-1)  # off the lattice: -0.5 is no beta
+
+
+def test_a_best_beta_of_zero_is_a_boundary_optimum():
+    contender = Contender("SGD", adamlib.SGD, {"lr": LogAxis(1e-3, 1e-1),
+                                               "momentum": LogAxis(0.9, 0.99, 1, complement=True)})
+
+    def trial(config, seed):  # best at lr = 1e-2 and no momentum at all
+        return (math.log10(config.hyper["lr"]) + 2) ** 2 + config.hyper["momentum"]
+    tuning = tune(contender, trial, seeds=[0])
+    assert tuning.best == {"lr": pytest.approx(1e-2), "momentum": 0.0} and tuning.extensions == 1
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(low=0.0, high=1.0), "0 < low < high"),
     (dict(low=1.0, high=0.1), "0 < low < high"),
     (dict(low=0.9, high=1.0, complement=True), "high < 1"),
+    (dict(low=-0.1, high=0.9, complement=True), "0 <= low"),
     (dict(low=1e-3, high=1e-1, per_decade=0), "per_decade"),
 ])
 def test_log_axis_refuses_bad_bounds(kwargs, match):

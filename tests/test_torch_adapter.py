@@ -537,6 +537,13 @@ def test_refusals_name_the_tensor_and_say_what_to_do(torch, at):
         at.Adam(named.named_parameters())
 
 
+    class Subclass(torch.Tensor):  # as FSDP's DTensor is (tests/test_distributed.py tries FSDP itself)
+        pass
+
+    with pytest.raises(TypeError, match=r"is a Subclass, a tensor subclass.*use torch.optim.AdamW"):
+        at.AdamW([torch.nn.Parameter(torch.zeros(3).as_subclass(Subclass))])
+
+
 def test_sparse_gradient_is_refused_and_the_step_changes_nothing(torch, at):
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Embedding(5, 3, sparse=True))
     opt = at.Adam(model.parameters())
