@@ -11,7 +11,7 @@ Modules: :mod:`adamlib.optimizers` (the optimizers), :mod:`adamlib.schedules`,
 :mod:`adamlib.clipping`, :mod:`adamlib.checkpoint`, :mod:`adamlib.buffer`,
 :mod:`adamlib.reference` (plain numpy oracles), :mod:`adamlib.problems` (test objectives) and
 :mod:`adamlib.symbolic` (SymPy update rules; needs sympy, imported on first use) and
-:mod:`adamlib.compare` (the comparison protocol the book's experiments run under); :mod:`adamlib.torch`
+:mod:`adamlib.compare` (the comparison protocol the book's experiments run under); ``adamlib.torch``
 (``torch.optim`` subclasses stepped by these kernels; needs torch, never imported by
 ``import adamlib``).
 

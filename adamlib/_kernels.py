@@ -8,7 +8,7 @@ arrays' dtype, so a float32 step computes in float32 throughout.
 
 A kernel's arguments are the parameter, the gradient, its state buffers, and then its scalars.
 The scalars of kernel ``k`` are the fields of the :class:`~typing.NamedTuple` ``k.scalars``
-(:class:`AdamScalars` for :func:`adam`, …), in order: an optimizer builds it by keyword and
+(``AdamScalars`` for :func:`adam`, …), in order: an optimizer builds it by keyword and
 splats it into the call, so no value can land in the wrong slot. The names are those of the
 notation table in :mod:`adamlib` (``sign``, ``l2`` = λ, ``shrink`` = δ = 1 − αλ, ``w1`` =
 1 − β₁, ``c1`` = 1/(1 − β₁ᵗ), …).

@@ -491,7 +491,7 @@ class Optimizer:
         copied and cast to the parameter's dtype, as torch does. :class:`Adam` and
         :class:`AdamW` load each other's state dicts (the same state), as torch allows. A state
         dict saved by ``torch.optim`` (recognised by having no ``"optimizer"`` name) is converted
-        first, as :func:`adamlib.torch.from_torch_state_dict` does, without importing torch.
+        first, as ``adamlib.torch.from_torch_state_dict`` does, without importing torch.
         """
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
             raise ValueError("not an optimizer state dict: needs 'state' and 'param_groups'")

@@ -114,8 +114,8 @@ class LogAxis:
 
     @property
     def at_domain_edge(self) -> bool:
-        """True when the lowest point is β = 0 (complement axes): no memory at all, the end of
-        the scale, so an optimum there is a real boundary optimum, not an untuned grid."""
+        """Whether the lowest point is β = 0 on a complement axis (no memory at all, the end of
+        the scale), where an optimum is a real boundary optimum and not an untuned grid."""
         return self.complement and self.low == 0.0
 
     def extended(self, side: int) -> "LogAxis":
