@@ -66,12 +66,12 @@ from ._validation import NonFiniteGradientError
 from .buffer import ParameterBuffer
 from .checkpoint import load, save
 from .clipping import clip_grad_norm_, clip_grad_value_
-from .optimizers import SGD, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
+from .optimizers import SGD, Adafactor, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
     "NonFiniteGradientError", "ParameterBuffer", "clip_grad_norm_", "clip_grad_value_",
     "save", "load", "schedules", "reference", "problems", "symbolic", "compare",
 ]

@@ -301,7 +301,7 @@ class Optimizer:
         _set(state, "step", state["step"] + 1)
 
     def _plan(self, group: dict, param: np.ndarray, state: dict) -> tuple:
-        flat = {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
+        flat = self._state_layout.views(state)  # flat, unless the layout shapes its buffers
         kernel, buffers = self._operands(group, flat)
         # The size of a parameter never changes: choose the serial or threaded variant once.
         return state, kernel, kernel.for_array(param), param.reshape(-1), buffers, param.dtype.type
@@ -487,9 +487,10 @@ class Optimizer:
         """Restore a snapshot taken by :meth:`state_dict` (validated whole before any change).
 
         As in torch, the saved options replace the groups' options, and saved parameter names
-        replace the current ones. State arrays must have their parameter's shape; they are
-        copied and cast to the parameter's dtype, as torch does. :class:`Adam` and
-        :class:`AdamW` load each other's state dicts (the same state), as torch allows. A state
+        replace the current ones. State arrays must have the shapes of the state layout
+        (their parameter's, except Adafactor's factors); they are copied and cast to the
+        parameter's dtype, as torch does. :class:`Adam` and :class:`AdamW` load each other's
+        state dicts (the same state), as torch allows. A state
         dict saved by ``torch.optim`` (recognised by having no ``"optimizer"`` name) is converted
         first, as ``adamlib.torch.from_torch_state_dict`` does, without importing torch.
         """
@@ -530,13 +531,14 @@ class Optimizer:
             if saved_index not in owner:
                 raise ValueError(f"state dict has state for parameter {saved_index}, which no group lists")
             i, g_index, group, param = owner[saved_index]
-            restored = dict(saved_state)
+            restored, shapes = dict(saved_state), layout.shapes(param)
             for key, value in saved_state.items():
-                if key in layout.buffers or key in layout.optional:
+                if key in shapes:
                     value = np.asarray(value)
-                    if value.shape != param.shape:
+                    if value.shape != shapes[key]:
                         raise ValueError(
                             f"state[{i}][{key!r}] has shape {value.shape}, parameter {i} has shape {param.shape}"
+                            + ("" if shapes[key] == param.shape else f" (so it must be {shapes[key]})")
                         )
                     restored[key] = np.array(value, dtype=param.dtype, order="C", copy=True)
                 elif key == "step" and isinstance(value, (float, np.floating)) and float(value).is_integer():

@@ -75,17 +75,31 @@ class StateLayout(NamedTuple):
     """The entries of a parameter's state under one optimizer."""
 
     buffers: tuple = ()
-    """The arrays every parameter has (zeros of its shape and dtype to begin with)."""
+    """The arrays every parameter has (zeros of its dtype, and of the shape :meth:`shapes` gives,
+    to begin with)."""
     optional: dict = {}
     """State key -> :class:`OptionalBuffer`: the arrays only some option values need."""
     scalars: dict = {"step": 0}
     """The scalar entries, and their values before the first step."""
 
+    def shapes(self, param: np.ndarray) -> dict:
+        """State key -> shape of every array a parameter's state may hold (required, then optional).
+
+        Every buffer has the parameter's shape here. A layout whose buffers are shaped
+        otherwise (Adafactor's row and column factors) overrides this method; the layout's
+        other methods and the optimizer's state-dict checks follow it.
+        """
+        return dict.fromkeys((*self.buffers, *self.optional), param.shape)
+
+    def views(self, state: dict) -> dict:
+        """State key -> the view of each state array that the kernels take: flat, by default."""
+        return {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
+
     def new(self, group: dict, param: np.ndarray) -> dict:
         """The state of a parameter before its first step under ``group``'s options."""
         state = dict(self.scalars)
-        state.update((key, np.zeros_like(param)) for key in self.buffers)
-        state.update((key, np.zeros_like(param)) for key, spec in self.optional.items() if spec.wanted(group))
+        state.update((key, np.zeros(shape, param.dtype)) for key, shape in self.shapes(param).items()
+                     if key not in self.optional or self.optional[key].wanted(group))
         return state
 
     def check(self, state, index: int, g_index: int, group: dict, param: np.ndarray, owner: str) -> dict:
@@ -97,7 +111,8 @@ class StateLayout(NamedTuple):
         """
         if not isinstance(state, dict):
             raise TypeError(f"state[{index}] must be a dict, got {describe(state)}")
-        required = [*self.scalars, *self.buffers]
+        shapes = self.shapes(param)
+        required = [*self.scalars, *(key for key in shapes if key not in self.optional)]
         if set(state) - {*required, *self.optional} or set(required) - set(state):
             optional = f" and optionally {sorted(self.optional)}" if self.optional else ""
             raise ValueError(f"state of parameter {index} has keys {sorted(state)}, {owner} expects "
@@ -111,8 +126,9 @@ class StateLayout(NamedTuple):
                     raise TypeError(f"{role} must be a float, got {value!r}")
             else:
                 check_array(value, role, writeable=True)
-                if value.dtype != param.dtype or value.shape != param.shape:
-                    raise ValueError(f"{role} is a {describe(value)} but parameter {index} is a {describe(param)}")
+                if value.dtype != param.dtype or value.shape != shapes[key]:
+                    raise ValueError(f"{role} is a {describe(value)} but parameter {index} is a {describe(param)}"
+                                     + ("" if shapes[key] == param.shape else f", so it must have shape {shapes[key]}"))
         additions = {}
         for key, spec in self.optional.items():
             if key in state or not spec.wanted(group):
@@ -124,5 +140,5 @@ class StateLayout(NamedTuple):
                     f"without it, and {owner} cannot start it late. Set {spec.option} back, or "
                     f"start a new optimizer with {spec.option} set"
                 )
-            additions[key] = np.zeros_like(param)
+            additions[key] = np.zeros(shapes[key], param.dtype)
         return additions

@@ -4,7 +4,8 @@ Each class validates its hyperparameters, declares its per-parameter state (kept
 parameter's own dtype) and which option asks for which optional buffer, and names the fused
 kernel from :mod:`adamlib._kernels` that updates a parameter, with the kernel's named tuple of
 scalars for each step, cast to the parameter's dtype. Symbols follow the notation table of
-:mod:`adamlib`.
+:mod:`adamlib`. :class:`Adafactor`, whose state is not shaped like its parameters, lives in
+its own module and is re-exported here.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
+from ._adafactor import Adafactor
 from ._optimizer import Optimizer, empty_like
 from ._state import OptionalBuffer, StateLayout
 from ._scalar import bias_correction, nadam_momentum, radam_rectification, radam_rho
 from ._validation import check_at_least, check_betas, check_flag, check_unit_interval
 
-__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
+__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor"]
 
 
 def _sign(group) -> int:
