@@ -54,6 +54,11 @@ u       ``u``                 ``exp_inf`` (Adamax)             —
 b       ``b``                 ``momentum_buffer``              —
 ḡ       ``gbar``              ``grad_avg`` (centered RMSprop)  —
 Π       ``Pi``                ``mu_product`` (NAdam)           —
+κ       ``kappa``             ``beta2_decay`` (Adafactor)      ``w2`` = t^κ = 1 − β̂₂,ₜ
+ε₁, ε₂  ``eps1``, ``eps2``    ``eps`` (Adafactor's pair)       ``eps1``, ``eps2``
+d       ``d``                 ``d``: Adafactor's clipping      ``d`` (not the direction above)
+ρₜ      —                     min(lr, 1/√t) (Adafactor)        ``rho``
+R, C    ``R``, ``C``          ``row_var``, ``col_var``         —
 ======  ====================  ===============================  ================================
 """
 

@@ -49,7 +49,7 @@ class Adafactor(Optimizer):
     r"""Adafactor (Shazeer & Stern 2018): a factored second moment and a relative step size.
 
     .. math::
-        \hat\beta_{2,t} &= 1 - t^{\tau}, \qquad \rho_t = \min(\alpha, 1/\sqrt t), \qquad
+        \hat\beta_{2,t} &= 1 - t^{\kappa}, \qquad \rho_t = \min(\alpha, 1/\sqrt t), \qquad
         a_t = \rho_t \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1})) \\
         R_t &= \hat\beta_{2,t} R_{t-1} + (1-\hat\beta_{2,t})\,\tfrac1m (g_t^2)\,1_m, \qquad
         C_t = \hat\beta_{2,t} C_{t-1} + (1-\hat\beta_{2,t})\,\tfrac1n 1_n^\top (g_t^2) \\
@@ -61,7 +61,7 @@ class Adafactor(Optimizer):
 
     for an n × m matrix (a tensor of more dimensions is factored over its last two, slice by
     slice), with :math:`R_0 = C_0 = \hat V_0 = 0`; RMS is over the whole tensor. Symbols:
-    α → ``lr``, τ → ``beta2_decay``, (ε₁, ε₂) → ``eps`` (ε₁ = None means the dtype's machine
+    α → ``lr``, κ → ``beta2_decay``, (ε₁, ε₂) → ``eps`` (ε₁ = None means the dtype's machine
     epsilon), d → ``d``, λ → ``weight_decay``; the sign is − with ``maximize``. Reference:
     `Shazeer & Stern (2018) <https://arxiv.org/abs/1804.04235>`_.
 

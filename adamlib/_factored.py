@@ -35,7 +35,7 @@ from ._scalar import ema
 class AdafactorScalars(NamedTuple):
     """Scalars of :func:`adafactor_matrix` and :func:`adafactor_vector`.
 
-    ``sign``, ``shrink`` (δ = 1 − αλ), ``w2`` (:math:`1-\\hat\\beta_{2,t} = t^{\\tau}`, the
+    ``sign``, ``shrink`` (δ = 1 − αλ), ``w2`` (:math:`1-\\hat\\beta_{2,t} = t^{\\kappa}`, the
     weight of the new squares) and ``eps1`` (ε₁) meet the arrays and arrive in their dtype;
     ``rho`` (:math:`\\rho_t = \\min(\\alpha, 1/\\sqrt t)`), ``eps2`` (ε₂) and ``d`` (the
     clipping threshold) only meet per-tensor numbers and stay Python floats.
@@ -70,7 +70,7 @@ def adafactor_matrix(param, grad, row_var, col_var, sign, shrink, w2, eps1, rho,
             {\max(1, \mathrm{RMS}(U)/d)}\, U
 
     for an n × m matrix, with :math:`\bar R` the mean of its row factor, EMAs of weight
-    :math:`t^{\tau}`, and :math:`\mathrm{RMS}` over the whole tensor.
+    :math:`t^{\kappa}`, and :math:`\mathrm{RMS}` over the whole tensor.
     """
     slices, rows = row_var.shape
     cols = col_var.shape[1]

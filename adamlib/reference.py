@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 __all__ = ["ALGORITHMS", "DEFAULTS", "init_state", "sgd", "rmsprop", "adam", "adamw", "adamax",
-           "nadam", "radam", "nadam_momentum", "radam_rho"]
+           "nadam", "radam", "adafactor", "nadam_momentum", "radam_rho"]
 
 #: Hyperparameter names and defaults of each algorithm, as in ``torch.optim`` (and adamlib).
 DEFAULTS: dict[str, dict] = {
@@ -58,6 +58,8 @@ DEFAULTS: dict[str, dict] = {
                   decoupled_weight_decay=False, maximize=False),
     "radam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                   decoupled_weight_decay=False, maximize=False),
+    "adafactor": dict(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0,
+                      maximize=False),
 }
 
 #: The algorithms implemented here, by the name of their function.
@@ -88,7 +90,8 @@ def init_state(algo: str, param: np.ndarray, **hyperparameters) -> dict:
         The same keyword arguments the step function takes (unknown names raise
         ``TypeError``). Options decide which buffers exist: ``momentum_buffer`` only with
         momentum, ``grad_avg`` only for centered RMSprop, ``max_exp_avg_sq`` only with AMSGrad,
-        exactly as in :mod:`adamlib.optimizers`.
+        exactly as in :mod:`adamlib.optimizers`; Adafactor's buffers depend on the parameter's
+        dimension instead (``row_var`` and ``col_var`` for a matrix, ``variance`` otherwise).
 
     Returns
     -------
@@ -123,6 +126,11 @@ def init_state(algo: str, param: np.ndarray, **hyperparameters) -> dict:
     elif algo == "radam":
         state["exp_avg"] = zeros()
         state["exp_avg_sq"] = zeros()
+    elif algo == "adafactor" and param.ndim > 1:  # factored over the last two dimensions
+        state["row_var"] = np.zeros((*param.shape[:-1], 1), param.dtype)
+        state["col_var"] = np.zeros((*param.shape[:-2], 1, param.shape[-1]), param.dtype)
+    elif algo == "adafactor":
+        state["variance"] = zeros()
     return state
 
 
@@ -467,3 +475,62 @@ def radam(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
         step = m_hat
     shrink = _shrink(lr, weight_decay, decoupled_weight_decay, dt)
     return shrink * param - dt(lr) * step, {"step": t, "exp_avg": m, "exp_avg_sq": v}
+
+
+def _rms(x):
+    """Root mean square of all elements (the mean in the dtype), as a Python float, as torch's."""
+    return math.sqrt(float(np.mean(x * x))) if x.size else math.nan
+
+
+def adafactor(param, grad, state, *, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
+              weight_decay=0.0, maximize=False):
+    r"""One step of Adafactor (Shazeer & Stern 2018), as ``torch.optim.Adafactor`` computes it.
+
+    .. math::
+        \hat\beta_{2,t} &= 1 - t^{\kappa}, \qquad \rho_t = \min(\alpha, 1/\sqrt t), \qquad
+        a_t = \rho_t \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1})) \\
+        R_t &= \hat\beta_{2,t} R_{t-1} + (1-\hat\beta_{2,t})\,\mathrm{mean}_j\, g_t^2, \qquad
+        C_t = \hat\beta_{2,t} C_{t-1} + (1-\hat\beta_{2,t})\,\mathrm{mean}_i\, g_t^2, \qquad
+        \hat V_t = \frac{R_t C_t}{\max(\mathrm{mean}_i R_t, \epsilon_1)} \\
+        U_t &= \frac{\pm g_t}{\sqrt{\max(\hat V_t, \epsilon_1^2)}}, \qquad
+        \theta_t = (1-\alpha\lambda)\,\theta_{t-1} - \frac{a_t}{\max(1, \mathrm{RMS}(U_t)/d)}\, U_t
+
+    for a parameter of two or more dimensions (rows i and columns j are its last two axes);
+    a vector or scalar keeps :math:`\hat V_t = \hat\beta_{2,t}\hat V_{t-1} +
+    (1-\hat\beta_{2,t}) g_t^2` instead. Symbols: α → ``lr``, κ → ``beta2_decay``,
+    (ε₁, ε₂) → ``eps`` (ε₁ = None: the dtype's machine epsilon), d → ``d``,
+    λ → ``weight_decay``. The per-tensor numbers (RMS, :math:`a_t`, the clipping divisor)
+    are Python floats, as in torch.
+
+    Parameters
+    ----------
+    param, grad : numpy.ndarray
+    state : dict
+        ``{"step", "row_var", "col_var"}`` (shapes ``(..., n, 1)`` and ``(..., 1, m)``) for a
+        matrix, ``{"step", "variance"}`` otherwise.
+    lr, beta2_decay, eps, d, weight_decay, maximize
+        As in ``torch.optim.Adafactor``.
+
+    Returns
+    -------
+    new_param, new_state
+    """
+    factored = np.ndim(param) > 1
+    param, grad, dt = _check(param, grad, state, ["step", "row_var", "col_var"] if factored else
+                             ["step", "variance"])
+    t = state["step"] + 1
+    beta2_t = 1.0 - t**beta2_decay
+    eps1 = np.finfo(dt).eps if eps[0] is None else eps[0]
+    size = min(lr, 1.0 / math.sqrt(t)) * max(eps[1], _rms(param))
+    g = -grad if maximize else grad
+    if factored:
+        row = _ema(state["row_var"], np.mean(g * g, axis=-1, keepdims=True), beta2_t, dt)
+        col = _ema(state["col_var"], np.mean(g * g, axis=-2, keepdims=True), beta2_t, dt)
+        v_hat = row * col / np.maximum(np.mean(row, axis=-2, keepdims=True), dt(eps1))
+        new_state = {"step": t, "row_var": row, "col_var": col}
+    else:
+        v_hat = _ema(state["variance"], g * g, beta2_t, dt)
+        new_state = {"step": t, "variance": v_hat}
+    update = g / np.sqrt(np.maximum(v_hat, dt(eps1 * eps1)))
+    step = size / max(1.0, _rms(update) / d)
+    return dt(1.0 - lr * weight_decay) * param - dt(step) * update, new_state

@@ -56,7 +56,7 @@ from ._torch_format import (
     to_torch_state_dict,
 )
 
-__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
            "from_torch_state_dict", "to_torch_state_dict"]
 
 _DTYPES = (torch.float32, torch.float64)
@@ -443,6 +443,22 @@ class RAdam(_KernelStep, torch.optim.RAdam):
     _numpy_class = _numpy.RAdam
 
 
-for _cls in (SGD, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam):
+class Adafactor(_KernelStep, torch.optim.Adafactor):
+    _numpy_class = _numpy.Adafactor
+
+    def _check_group(self, group, index):
+        # Adafactor factors a matrix over its last two dimensions, and the kernels see a
+        # parameter in its memory order: the two orders must be the same.
+        super()._check_group(group, index)
+        for j, p in enumerate(group["params"]):
+            if p.dim() > 1 and not p.is_contiguous():
+                raise ValueError(
+                    f"{self._where(group, index, j)} is not C-contiguous (shape {tuple(p.shape)}, "
+                    f"strides {p.stride()}); adamlib.torch.Adafactor factors each matrix over its "
+                    "last two dimensions, which must be the last two in memory: pass p.contiguous() "
+                    "as the parameter, or use torch.optim.Adafactor")
+
+
+for _cls in (SGD, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam, Adafactor):
     _document(_cls, _cls.__mro__[2], _cls._numpy_class)
 del _cls

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import adamlib
+from adamlib import _factored, _kernels
 
 
 class Member(NamedTuple):
@@ -19,7 +20,8 @@ class Member(NamedTuple):
     """Its name in :mod:`adamlib.reference` (and the oracle cases)."""
     torch_name: str
     kernels: tuple
-    """The names of the kernels in :mod:`adamlib._kernels` it uses."""
+    """The names of the kernels it uses, in :mod:`adamlib._kernels` or :mod:`adamlib._factored`
+    (see :func:`kernel`)."""
     buffers: dict
     """Options that give it every kind of state buffer it can have (for tests that want state)."""
     converges: dict
@@ -60,7 +62,19 @@ FAMILY = [
            dict(decoupled_weight_decay=[False, True], momentum_decay=[4e-3, 0.2], **_WD)),
     Member(adamlib.RAdam, "radam", "RAdam", ("radam",), {}, {"lr": 0.05}, {"lr": 1e-2},
            dict(decoupled_weight_decay=[False, True], betas=[(0.9, 0.999), (0.8, 0.9)], **_WD)),
+    Member(adamlib.Adafactor, "adafactor", "Adafactor", ("adafactor_matrix", "adafactor_vector"), {},
+           {"lr": 1e-2}, {"lr": 1e-2},
+           dict(beta2_decay=[-0.8, -0.5], eps=[(None, 1e-3), (1e-3, 1e-1)], d=[1.0, 4.0], **_WD)),
 ]
+
+
+def kernel(name: str):
+    """The kernel called ``name``: the elementwise ones are in ``_kernels``, Adafactor's in ``_factored``."""
+    return getattr(_kernels, name, None) or getattr(_factored, name)
+
+
+PER_TENSOR_KERNELS = {"adafactor_matrix", "adafactor_vector"}
+"""Kernels that reduce over a whole parameter (RMS, row and column means): not elementwise."""
 
 BY_NAME = {member.name: member for member in FAMILY}
 CLASSES = [member.cls for member in FAMILY]

@@ -1,4 +1,11 @@
-"""The compiled kernels: float32 arithmetic stays float32, loops vectorise, both variants agree."""
+"""The compiled kernels: float32 arithmetic stays float32, loops vectorise, both variants agree.
+
+The elementwise kernels are checked strictly: no double-precision arithmetic at all, and
+bit-identical variants. Adafactor's kernels reduce over a whole parameter: their per-tensor
+numbers (two RMS, the step size) are combined in double, as torch combines them in Python,
+so for them the checks are that no *vector* arithmetic is double and that the threaded
+variant, which sums in another order, agrees to rounding.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +14,41 @@ import re
 
 import numpy as np
 import pytest
-from _family import CLASSES, FAMILY
+from _family import CLASSES, FAMILY, PER_TENSOR_KERNELS, kernel
+from _oracle_cases import deviation
 
 from adamlib import _jit, _kernels
 
 KERNELS = sorted({name for member in FAMILY for name in member.kernels})
 DOUBLE_ARITHMETIC = re.compile(r"\b(fadd|fsub|fmul|fdiv|fneg)\b[^=\n]*\bdouble\b|\bfpext\b|@llvm\.sqrt\.f64")
+VECTOR_DOUBLE = re.compile(r"<\d+ x double>")
+
+
+def _array_shapes(name, n, count):
+    """Shapes of a kernel's arrays for n elements: flat, except Adafactor's factors, which
+    describe 4 matrices of √(n/4) × √(n/4) (n = 64 or 10 000)."""
+    if name != "adafactor_matrix":
+        return [(n,)] * count
+    side = int(round((n // 4) ** 0.5))
+    assert 4 * side * side == n
+    return [(n,), (n,), (4, side), (4, side)]
 
 
 def _arguments(name, n, dtype, flags=True):
     """Arguments for kernel ``name``: random arrays for its arrays, then its named scalars."""
-    kernel = getattr(_kernels, name)
+    k = kernel(name)
     rng = np.random.default_rng(0)
-    fields = kernel.scalars._fields
-    arrays = list(inspect.signature(kernel.py_func).parameters)[:-len(fields)]
-    scalars = {f: (flags if kernel.scalars.__annotations__[f] in (bool, "bool") else dtype(0.5)) for f in fields}
-    return (*(rng.random(n).astype(dtype) for _ in arrays), *kernel.scalars(**scalars))
+    fields = k.scalars._fields
+    arrays = list(inspect.signature(k.py_func).parameters)[:-len(fields)]
+    scalars = {f: (flags if k.scalars.__annotations__[f] in (bool, "bool") else dtype(0.5)) for f in fields}
+    return (*(rng.random(shape).astype(dtype) for shape in _array_shapes(name, n, len(arrays))),
+            *k.scalars(**scalars))
 
 
 @pytest.mark.parametrize("name", KERNELS)
 def test_named_scalars_are_the_kernel_parameters_after_its_arrays(name):
-    kernel = getattr(_kernels, name)
-    parameters = list(inspect.signature(kernel.py_func).parameters)
-    fields = list(kernel.scalars._fields)
+    parameters = list(inspect.signature(kernel(name).py_func).parameters)
+    fields = list(kernel(name).scalars._fields)
     assert parameters[-len(fields):] == fields
     assert parameters[:2] == ["param", "grad"]  # then the state buffers, named by their state keys
     assert not set(parameters[2:-len(fields)]) & set(fields)
@@ -37,19 +56,23 @@ def test_named_scalars_are_the_kernel_parameters_after_its_arrays(name):
 
 @pytest.mark.parametrize("name", KERNELS)
 def test_float32_kernels_compute_in_float32_and_vectorise(name):
-    llvm = getattr(_kernels, name).llvm_ir(*_arguments(name, 64, np.float32))
-    assert not DOUBLE_ARITHMETIC.search(llvm), "float32 kernel computes in double precision"
+    llvm = kernel(name).llvm_ir(*_arguments(name, 64, np.float32))
+    double = VECTOR_DOUBLE if name in PER_TENSOR_KERNELS else DOUBLE_ARITHMETIC
+    assert not double.search(llvm), "float32 kernel computes in double precision"
     assert re.search(r"<(4|8|16) x float>", llvm), "float32 kernel did not vectorise"
 
 
 @pytest.mark.parametrize("name", KERNELS)
 def test_serial_and_parallel_variants_are_bit_identical(name, dtype):
-    kernel = getattr(_kernels, name)
     serial, parallel = _arguments(name, 10_000, dtype), _arguments(name, 10_000, dtype)
-    kernel.serial(*serial)
-    kernel.parallel(*parallel)
+    kernel(name).serial(*serial)
+    kernel(name).parallel(*parallel)
     for a, b in zip(serial, parallel):
-        if isinstance(a, np.ndarray):
+        if not isinstance(a, np.ndarray):
+            continue
+        if name in PER_TENSOR_KERNELS:  # sums over 10⁴ elements in two orders: a few ulps apart
+            assert deviation(b, a) <= 8
+        else:
             np.testing.assert_array_equal(a, b)
 
 

@@ -114,6 +114,8 @@ CASES = [
     ("NAdam", dict(lr=1e-2, decoupled_weight_decay=True, weight_decay=0.1, momentum_decay=0.1)),
     ("RAdam", dict(lr=1e-2)),
     ("RAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Adafactor", dict(lr=1e-2)),
+    ("Adafactor", dict(lr=1e-2, beta2_decay=-0.5, eps=(1e-3, 1e-2), d=2.0, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -219,7 +221,7 @@ def saved(torch, obj):
     return torch.load(buffer)  # weights_only=True, torch's default: plain torch types only
 
 
-STATEFUL_CASES = [CASES[i] for i in (1, 4, 6, 9, 11, 13, 15)]  # one per optimizer, its state in full
+STATEFUL_CASES = [CASES[i] for i in (1, 4, 6, 9, 11, 13, 15, 17)]  # one per optimizer, its state in full
 
 
 @pytest.mark.parametrize("case", STATEFUL_CASES, ids=case_id)
@@ -271,7 +273,8 @@ def test_state_dict_is_torchs_own_format(torch, at):
 # ---------------------------------------------------------------------------- numpy <-> torch
 @pytest.mark.parametrize("name, hp", [("SGD", dict(lr=0.05, momentum=0.9)), ("SGD", dict(lr=0.05)),
                                       ("RMSprop", dict(centered=True, momentum=0.5)), ("Adam", dict(amsgrad=True)),
-                                      ("AdamW", {}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {})],
+                                      ("AdamW", {}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}),
+                                      ("Adafactor", dict(weight_decay=0.1))],
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_numpy_state_dicts_convert_both_ways(torch, at, name, hp):
     import adamlib
@@ -542,6 +545,10 @@ def test_refusals_name_the_tensor_and_say_what_to_do(torch, at):
 
     with pytest.raises(TypeError, match=r"is a Subclass, a tensor subclass.*use torch.optim.AdamW"):
         at.AdamW([torch.nn.Parameter(torch.zeros(3).as_subclass(Subclass))])
+    transposed = torch.nn.Parameter(torch.zeros(3, 4).t())  # Adafactor factors the last two dims
+    with pytest.raises(ValueError, match=r"\]\[1\] is not C-contiguous.*p.contiguous\(\).*torch.optim.Adafactor"):
+        at.Adafactor([torch.nn.Parameter(torch.zeros(2)), transposed])
+    at.Adam([transposed])  # the elementwise optimizers take it in its memory order
 
 
 def test_sparse_gradient_is_refused_and_the_step_changes_nothing(torch, at):
@@ -583,7 +590,7 @@ def test_torch_is_an_optional_extra_pinned_to_a_compatible_release():
     assert torch_req.replace(" ", "") == "torch>=2.13,<3"
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "NAdam"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "NAdam", "Adafactor"])
 def test_numpy_optimizer_loads_torch_state_dict_directly(name):
     import adamlib
     """A torch.optim state dict (foreach/fused keys, tensors, float step) loads as it is."""
