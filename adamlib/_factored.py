@@ -79,18 +79,18 @@ def adafactor_matrix(param, grad, row_var, col_var, sign, shrink, w2, eps1, rho,
     zero, inv_rows, inv_cols = real(0), real(1) / real(rows), real(1) / real(cols)
     floor = eps1 * eps1
     sum_sq_param = zero
-    for k in prange(size):
-        sum_sq_param += param[k] * param[k]
+    for q in prange(slices * rows):  # q: row q % rows of matrix q // rows, contiguous in memory
+        b = q // rows
+        total = zero
+        for j in range(cols):
+            g = grad[q * cols + j]
+            total += g * g
+            sum_sq_param += param[q * cols + j] * param[q * cols + j]
+        row_var[b, q - b * rows] = ema(row_var[b, q - b * rows], total * inv_cols, w2)
     column_sums = np.empty(cols, row_var.dtype)
     row_scale = np.empty(slices, row_var.dtype)  # 1 / max(mean of R, ε₁), per matrix
     for b in range(slices):
         start = b * rows * cols
-        for i in prange(rows):  # each row is contiguous
-            total = zero
-            for j in range(cols):
-                g = grad[start + i * cols + j]
-                total += g * g
-            row_var[b, i] = ema(row_var[b, i], total * inv_cols, w2)
         column_sums[:] = zero
         for i in range(rows):  # the columns, row by row: memory is read in order
             for j in range(cols):

@@ -13,7 +13,8 @@ Sections:
 ``adam``        one flat array of 10⁴…10⁸ elements, float32 and float64: adamlib, a straightforward
                 numpy implementation, torch.optim.Adam (for-loop, foreach, fused) and a "roof"
                 kernel that moves the same 7 streams with no arithmetic to speak of.
-``algorithms``  AdamW, Adam+AMSGrad, SGD+momentum, RMSprop at 10⁶ and 10⁷ against torch's fastest.
+``algorithms``  AdamW, Adam+AMSGrad, SGD+momentum, RMSprop, Adafactor (on a matrix) at 10⁶ and
+                10⁷ against torch's fastest.
 ``model``       ~200 arrays of 64…10⁶ elements (~10⁷ in all): adamlib per array, adamlib on one
                 ParameterBuffer, torch fused/foreach on the list.
 ``threshold``   serial against multi-threaded Adam kernel by size: where threads start to pay.
@@ -177,7 +178,12 @@ ALGORITHMS = {
     "Adam(amsgrad)": ("Adam", {"amsgrad": True}),
     "SGD(momentum)": ("SGD", {"lr": 1e-3, "momentum": 0.9}),
     "RMSprop": ("RMSprop", {}),
+    "Adafactor": ("Adafactor", {}),
 }
+
+MATRIX_COLUMNS = {"Adafactor": 1000}
+"""Optimizers whose update depends on the parameter's shape (Adafactor factors a matrix) are
+measured on a matrix of this many columns and n / columns rows, not on a flat array."""
 
 
 def bench_algorithms(sizes, dtypes):
@@ -187,6 +193,8 @@ def bench_algorithms(sizes, dtypes):
             for n in sizes:
                 log(f"[algorithms] {label} {np.dtype(dtype).name} n={n:.0e}")
                 p, g = parameter_and_gradient(n, dtype)
+                if label in MATRIX_COLUMNS:
+                    p, g = p.reshape(-1, MATRIX_COLUMNS[label]), g.reshape(-1, MATRIX_COLUMNS[label])
                 opt = getattr(adamlib, cls_name)([p], **options)
                 contenders = {"adamlib": lambda: opt.step([g])}
                 contenders.update(_torch_contenders(cls_name, [p], [g], options))
