@@ -57,7 +57,7 @@ def _step_size(sum_sq_param, sum_sq_update, size, rho, eps2, d):
     return rho * max(eps2, rms_param) / max(1.0, rms_update / d)
 
 
-@kernel(scalars=AdafactorScalars)
+@kernel(scalars=AdafactorScalars, elementwise=False)
 def adafactor_matrix(param, grad, row_var, col_var, sign, shrink, w2, eps1, rho, eps2, d):
     r"""One Adafactor step of a matrix (or a stack of them), with a factored second moment.
 
@@ -118,7 +118,7 @@ def adafactor_matrix(param, grad, row_var, col_var, sign, shrink, w2, eps1, rho,
             param[k] = shrink * param[k] - step * (grad[k] / math.sqrt(max(r * col_var[b, j], floor)))
 
 
-@kernel(scalars=AdafactorScalars)
+@kernel(scalars=AdafactorScalars, elementwise=False)
 def adafactor_vector(param, grad, variance, sign, shrink, w2, eps1, rho, eps2, d):
     r"""One Adafactor step of a vector (or a scalar): an unfactored second moment, as RMSprop's.
 

@@ -105,11 +105,16 @@ class Kernel:
     scalars : type or None
         The :class:`~typing.NamedTuple` whose fields are the kernel's parameters after its
         arrays, in order (None for a kernel that takes arrays only).
+    elementwise : bool
+        True when the kernel updates each element from that element alone, so that any piece
+        of its arrays, or several arrays laid end to end, may be updated by one call. False
+        for Adafactor's kernels, which reduce over a whole parameter (``adamlib._factored``).
     """
 
-    def __init__(self, py_func, scalars=None):
+    def __init__(self, py_func, scalars=None, elementwise=True):
         self.py_func = py_func
         self.scalars = scalars
+        self.elementwise = elementwise
         functools.update_wrapper(self, py_func)  # name, docstring, signature for docs and help()
         self.parallel = _caching_jit(py_func, parallel=True)
         # Numba names its cache files after the function's qualified name, not its compile
@@ -143,12 +148,13 @@ class Kernel:
         return f"<adamlib kernel {self.__name__}>"
 
 
-def kernel(py_func=None, *, scalars=None):
+def kernel(py_func=None, *, scalars=None, elementwise=True):
     """Decorator: turn a loop over flat 1-D arrays into a serial/parallel :class:`Kernel`.
 
     Use as ``@kernel``, or as ``@kernel(scalars=AdamScalars)`` to name the kernel's scalar
-    parameters (the ones after its arrays) with a :class:`~typing.NamedTuple`.
+    parameters (the ones after its arrays) with a :class:`~typing.NamedTuple`;
+    ``elementwise=False`` marks a kernel that must see each parameter whole.
     """
     if py_func is None:
-        return lambda func: Kernel(func, scalars)
-    return Kernel(py_func, scalars)
+        return lambda func: Kernel(func, scalars, elementwise)
+    return Kernel(py_func, scalars, elementwise)

@@ -73,9 +73,6 @@ def kernel(name: str):
     return getattr(_kernels, name, None) or getattr(_factored, name)
 
 
-PER_TENSOR_KERNELS = {"adafactor_matrix", "adafactor_vector"}
-"""Kernels that reduce over a whole parameter (RMS, row and column means): not elementwise."""
-
 BY_NAME = {member.name: member for member in FAMILY}
 CLASSES = [member.cls for member in FAMILY]
 IDS = [member.name for member in FAMILY]

@@ -1,7 +1,8 @@
 """The compiled kernels: float32 arithmetic stays float32, loops vectorise, both variants agree.
 
 The elementwise kernels are checked strictly: no double-precision arithmetic at all, and
-bit-identical variants. Adafactor's kernels reduce over a whole parameter: their per-tensor
+bit-identical variants. Adafactor's kernels (``elementwise=False``) reduce over a whole
+parameter: their per-tensor
 numbers (two RMS, the step size) are combined in double, as torch combines them in Python,
 so for them the checks are that no *vector* arithmetic is double and that the threaded
 variant, which sums in another order, agrees to rounding.
@@ -14,7 +15,7 @@ import re
 
 import numpy as np
 import pytest
-from _family import CLASSES, FAMILY, PER_TENSOR_KERNELS, kernel
+from _family import CLASSES, FAMILY, kernel
 from _oracle_cases import deviation
 
 from adamlib import _jit, _kernels
@@ -57,7 +58,7 @@ def test_named_scalars_are_the_kernel_parameters_after_its_arrays(name):
 @pytest.mark.parametrize("name", KERNELS)
 def test_float32_kernels_compute_in_float32_and_vectorise(name):
     llvm = kernel(name).llvm_ir(*_arguments(name, 64, np.float32))
-    double = VECTOR_DOUBLE if name in PER_TENSOR_KERNELS else DOUBLE_ARITHMETIC
+    double = DOUBLE_ARITHMETIC if kernel(name).elementwise else VECTOR_DOUBLE
     assert not double.search(llvm), "float32 kernel computes in double precision"
     assert re.search(r"<(4|8|16) x float>", llvm), "float32 kernel did not vectorise"
 
@@ -70,10 +71,25 @@ def test_serial_and_parallel_variants_are_bit_identical(name, dtype):
     for a, b in zip(serial, parallel):
         if not isinstance(a, np.ndarray):
             continue
-        if name in PER_TENSOR_KERNELS:  # sums over 10⁴ elements in two orders: a few ulps apart
+        if not kernel(name).elementwise:  # sums over 10⁴ elements in two orders: a few ulps apart
             assert deviation(b, a) <= 8
         else:
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_elementwise_means_two_halves_update_as_the_whole(name):
+    # What a step may rely on when it updates pieces of arrays, or many arrays, in one call;
+    # Adafactor's kernels declare that they may not (their RMS is over the whole parameter).
+    whole, halves = _arguments(name, 64, np.float64), _arguments(name, 64, np.float64)
+    fields = len(kernel(name).scalars._fields)
+    arrays, scalars = halves[:-fields], halves[-fields:]
+    for lower in (True, False):
+        piece = [a[: len(a) // 2] if lower else a[len(a) // 2:] for a in arrays]
+        kernel(name).serial(*piece, *scalars)
+    kernel(name).serial(*whole)
+    same = all(np.array_equal(a, b, equal_nan=True) for a, b in zip(whole[:-fields], arrays))
+    assert same == kernel(name).elementwise
 
 
 def test_kernel_picks_the_variant_by_size(monkeypatch):
