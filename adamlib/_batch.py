@@ -17,7 +17,7 @@ per group (per kernel and dtype) instead, over a table of memory addresses:
   Python and raises the error, or handles what is merely unusual. So the fast path never
   accepts anything the general path would refuse. At import, the header offsets are checked
   against numpy's own answers on probe arrays; if any differs (another Python implementation,
-  a free-threaded build), :data:`HEADER_READS` is False and every step takes the general path.
+  a free-threaded build), :func:`header_reads` is False and every step takes the general path.
 * :func:`batched` turns a kernel over flat arrays into a kernel over the table: it cuts the
   concatenation of a group's arrays into equal chunks (one per thread when the group is large,
   :data:`~adamlib._jit.PARALLEL_THRESHOLD`; a single serial pass otherwise) and calls the
@@ -90,8 +90,11 @@ def _dimension(dimensions, d):
     return _load_int64(dimensions + 8 * d)
 
 
-def _header_reads_work() -> bool:
-    """Whether :func:`_header` reads what numpy says, on arrays of the kinds a step meets."""
+@functools.lru_cache(maxsize=None)
+def header_reads() -> bool:
+    """Whether steps may check gradients by reading numpy's array headers: whether
+    :func:`_header` reads what numpy says, on arrays of the kinds a step meets (checked once,
+    at the first step that could use the table path)."""
     free_threaded = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
     if sys.implementation.name != "cpython" or sys.maxsize != 2**63 - 1 or free_threaded:
         return False
@@ -109,9 +112,6 @@ def _header_reads_work() -> bool:
         return False
     return True
 
-
-HEADER_READS = _header_reads_work()
-"""Whether steps may check gradients by reading numpy's array headers (see the module docstring)."""
 
 
 @scalar
@@ -185,16 +185,14 @@ def gather_gradients(ids, none_id, array_type, float32_type, descrs, ndims, shap
 
 # ------------------------------------------------------------------ kernels over the table
 _TEMPLATE = """
-def make(kernel, view):
-    def batched_{name}(table, rows, starts, counts, chunks, like, scalars):
-        itemsize = like.itemsize
-        for c in prange(chunks.shape[0] - 1):
-            for s in range(chunks[c], chunks[c + 1]):
-                row = rows[s]
-                if table[row, 1] != 0:  # 0: no gradient this step
-                    offset, n = starts[s] * itemsize, counts[s]
-                    kernel({views}, *scalars)
-    return batched_{name}
+def batched_{name}(table, rows, starts, counts, chunks, like, scalars):
+    itemsize = like.itemsize
+    for c in prange(chunks.shape[0] - 1):
+        for s in range(chunks[c], chunks[c + 1]):
+            row = rows[s]
+            if table[row, 1] != 0:  # 0: no gradient this step
+                offset, n = starts[s] * itemsize, counts[s]
+                kernel({views}, *scalars)
 """
 
 STREAMS = 5
@@ -209,17 +207,22 @@ def batched(one: kernel) -> kernel:
     serial variant on the pieces ``rows[s]`` (a row of ``table``), elements
     ``starts[s]:starts[s] + counts[s]``, for every piece s of every chunk c
     (``chunks[c]:chunks[c + 1]``); the parallel variant runs the chunks on threads. ``like`` is
-    an empty array of the dtype; ``scalars`` is ``k``'s named tuple. Rows whose gradient
-    address is 0 are skipped. Written from a template because Numba needs the number of
-    arrays ``k`` takes at compile time; compiled from this file, so that Numba caches it.
+    an empty array of the dtype; ``scalars`` is ``k``'s scalars as a plain tuple. Rows whose
+    gradient address is 0 are skipped.
+
+    Written from a template because Numba needs the number of arrays ``k`` takes at compile
+    time. Numba caches the result on disk as if it were defined in ``k``'s own source file, so
+    that editing that file (the kernel) also invalidates the cached batched kernel, which has
+    ``k`` compiled into it.
     """
     arity = len(inspect.signature(one.py_func).parameters) - len(one.scalars._fields)
     if arity > STREAMS:
         raise ValueError(f"kernel {one.__name__} takes {arity} arrays; the step table has {STREAMS} columns")
     views = ", ".join(f"view(table[row, {k}], offset, n, like)" for k in range(arity))
-    namespace = {"prange": prange, "__name__": __name__}
-    exec(compile(_TEMPLATE.format(name=one.__name__, views=views), __file__, "exec"), namespace)
-    return kernel(namespace["make"](one.serial, _view))
+    source = _TEMPLATE.format(name=one.__name__, views=views)
+    namespace = {"prange": prange, "kernel": one.serial, "view": _view, "__name__": one.py_func.__module__}
+    exec(compile(source, inspect.getfile(one.py_func), "exec"), namespace)
+    return kernel(namespace[f"batched_{one.__name__}"])
 
 
 class Batch:

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._batch import HEADER_READS, StepTable
+from ._batch import StepTable, header_reads
 from ._kernels import nonfinite_count
 from ._params import MISSING, NOT_OPTIONS, as_groups, check_names, gradient_list, role, split_names
 from ._state import StateLayout, _set, _State
@@ -358,7 +358,7 @@ class Optimizer:
                 scalars = self._scalars(group, state, dtype)
                 scalars = cache[key] = self._first_use(scalars, dtype) if first else scalars
             variant(flat_param, grad if grad.ndim == 1 else grad.reshape(-1), *buffers, *scalars)
-        if self._table is None and HEADER_READS:
+        if self._table is None and header_reads():
             self._table = StepTable(self.param_groups, self._plans, self._memory)
         elif self._table is not None:
             for batch in self._table.batches:  # the step counts moved on without the table

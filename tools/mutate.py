@@ -96,6 +96,19 @@ MUTATIONS = [
     Mutation("clip-norm-without-eps", "adamlib/clipping.py",
              "coefficient = max_norm / (total + 1e-6)", "coefficient = max_norm / total",
              "gradient clipping: torch's 1e-6 left out of the coefficient"),
+    Mutation("table-ignores-dimensions", "adamlib/_batch.py",
+             "if _load_int64(dims + 8 * d) != shapes[j, d]:", "if False:",
+             "table path: a gradient of another shape with as many dimensions and elements accepted"),
+    Mutation("table-ignores-shared-memory", "adamlib/_batch.py",
+             "if k >= 0 and memory_ends[k] > data:", "if False:",
+             "table path: a gradient that is (a view of) a parameter or state buffer accepted"),
+    Mutation("table-chunks-overlap", "adamlib/_batch.py",
+             "a, b = max(lo, begin), min(hi, begin + size)", "a, b = max(lo - 1, begin), min(hi, begin + size)",
+             "table path: neighbouring chunks update an element twice"),
+    Mutation("table-forgets-skipped-steps", "adamlib/_optimizer.py",
+             "if count_only and not missing and batch.step is not None:",
+             "if count_only and batch.step is not None:",
+             "table path: a parameter without a gradient still has its step counted"),
 ]
 
 
