@@ -226,7 +226,11 @@ def batched(one: kernel) -> kernel:
 
 
 class Batch:
-    """The parameters of one group that one kernel updates, in one dtype: one call per step."""
+    """The parameters of one group that one kernel updates, in one dtype: one call per step.
+
+    ``variant`` is the :func:`batched` kernel's serial or threaded variant, or None for a
+    kernel that is not elementwise (then the step calls the kernel on each parameter).
+    """
 
     __slots__ = ("group_index", "kernel", "dtype", "rows", "states", "variant", "arguments", "step")
 
@@ -252,8 +256,11 @@ class Batch:
                     counts.append(b - a)
                 begin += size
             first_piece.append(len(pieces))
-        compiled = batched(one)
-        self.variant = compiled.parallel if chunks > 1 else compiled.serial
+        if one.elementwise:
+            compiled = batched(one)
+            self.variant = compiled.parallel if chunks > 1 else compiled.serial
+        else:  # the kernel needs whole arrays: the step calls it once per parameter
+            self.variant = None
         self.arguments = (np.array(pieces, np.int64), np.array(starts, np.int64), np.array(counts, np.int64),
                           np.array(first_piece, np.int64), np.empty(0, dtype))
 

@@ -108,14 +108,19 @@ class Kernel:
     ----------
     serial, parallel : numba dispatcher
         The two compiled variants.
+    elementwise : bool
+        Whether each element is updated from its own elements alone, so that any piece of the
+        arrays can be updated on its own (what :func:`adamlib._batch.batched` needs). Kernels
+        that sum over a whole array (Adafactor's) say False.
     scalars : type or None
         The :class:`~typing.NamedTuple` whose fields are the kernel's parameters after its
         arrays, in order (None for a kernel that takes arrays only).
     """
 
-    def __init__(self, py_func, scalars=None):
+    def __init__(self, py_func, scalars=None, elementwise=True):
         self.py_func = py_func
         self.scalars = scalars
+        self.elementwise = elementwise
         functools.update_wrapper(self, py_func)  # name, docstring, signature for docs and help()
         self.parallel = _caching_jit(py_func, parallel=True)
         # Numba names its cache files after the function's qualified name, not its compile
@@ -149,12 +154,12 @@ class Kernel:
         return f"<adamlib kernel {self.__name__}>"
 
 
-def kernel(py_func=None, *, scalars=None):
+def kernel(py_func=None, *, scalars=None, elementwise=True):
     """Decorator: turn a loop over flat 1-D arrays into a serial/parallel :class:`Kernel`.
 
     Use as ``@kernel``, or as ``@kernel(scalars=AdamScalars)`` to name the kernel's scalar
     parameters (the ones after its arrays) with a :class:`~typing.NamedTuple`.
     """
     if py_func is None:
-        return lambda func: Kernel(func, scalars)
-    return Kernel(py_func, scalars)
+        return lambda func: Kernel(func, scalars, elementwise)
+    return Kernel(py_func, scalars, elementwise)

@@ -388,7 +388,7 @@ class Optimizer:
         count_only = type(self)._advance is Optimizer._advance
         for batch in table.batches:
             group = groups[batch.group_index]
-            if count_only and not missing and batch.step is not None:
+            if count_only and not missing and batch.step is not None and batch.variant is not None:
                 # Every parameter of the batch at the same step: write the new count in one pass.
                 batch.step += 1
                 deque(map(_set, batch.states, repeat("step"), repeat(batch.step)), maxlen=0)
@@ -404,7 +404,8 @@ class Optimizer:
         """Advance the state of each parameter of ``batch`` that has a gradient, one by one.
 
         Returns a state for the batch's scalars, or None when the batch is done (no gradient,
-        or parameters at different steps: then each was updated by a call of its own).
+        parameters at different steps, or a kernel that is not elementwise: then each parameter
+        was updated by a call of its own).
         """
         advance, scalar_key, keys, stepped = self._advance, self._scalar_key, set(), []
         for state, row in zip(batch.states, batch.rows):
@@ -415,9 +416,9 @@ class Optimizer:
         if not stepped:
             return None
         batch.step = stepped[0][0]["step"] if len(keys) == 1 and len(stepped) == len(batch.rows) else None
-        if len(keys) == 1:
+        if len(keys) == 1 and batch.variant is not None:
             return stepped[0][0]
-        for state, row in stepped:  # some parameters skipped steps: one call each
+        for state, row in stepped:  # one call each
             _, _, variant, flat_param, buffers, dtype = self._plans[row]
             variant(flat_param, grads[row].reshape(-1), *buffers, *self._scalars(group, state, dtype))
         return None

@@ -106,8 +106,8 @@ MUTATIONS = [
              "a, b = max(lo, begin), min(hi, begin + size)", "a, b = max(lo - 1, begin), min(hi, begin + size)",
              "table path: neighbouring chunks update an element twice"),
     Mutation("table-forgets-skipped-steps", "adamlib/_optimizer.py",
-             "if count_only and not missing and batch.step is not None:",
-             "if count_only and batch.step is not None:",
+             "if count_only and not missing and batch.step is not None and batch.variant is not None:",
+             "if count_only and batch.step is not None and batch.variant is not None:",
              "table path: a parameter without a gradient still has its step counted"),
 ]
 
