@@ -146,11 +146,11 @@ class Adagrad(Optimizer):
     and ``sum`` (:math:`s_t`). Reference: `Duchi, Hazan & Singer (2011)
     <https://jmlr.org/papers/v12/duchi11a.html>`_, the diagonal variant.
 
-    Frameworks differ: torch (and this class) add ε outside the root, and decay α by η; the
-    paper has neither (its :math:`\delta` is added to :math:`\sqrt{s_t}`, like ε here). torch
-    fills ``sum`` with the *constructor's* ``initial_accumulator_value`` for every group; this
-    class uses each group's own value, at the parameter's first step (``adamlib.torch.Adagrad``
-    follows torch). Sparse gradients, which torch's Adagrad accepts, do not exist in numpy.
+    Frameworks differ: torch (and this class) decay α by η, which the paper does not; the
+    paper's δ plays the part of ε, added to :math:`\sqrt{s_t}` as here. torch fills ``sum``
+    with the *constructor's* ``initial_accumulator_value`` for every group; this class uses
+    each group's own value, at the parameter's first step (``adamlib.torch.Adagrad`` follows
+    torch). Sparse gradients, which torch's Adagrad accepts, do not exist in numpy.
 
     Parameters
     ----------
@@ -159,8 +159,8 @@ class Adagrad(Optimizer):
     lr_decay : float, default 0
     weight_decay : float, default 0
     initial_accumulator_value : float, default 0
-        The value ``sum`` starts from; a positive one bounds the first steps' size by
-        :math:`\alpha|d|/\sqrt{s_0}` instead of α.
+        The value ``sum`` starts from; a positive one shortens the first steps, to
+        :math:`\alpha|d_1|/\sqrt{s_0 + d_1^2}` for the first instead of α.
     eps : float, default 1e-10
     maximize : bool, default False
     check_finite : bool, default False
