@@ -83,13 +83,22 @@ class StateLayout(NamedTuple):
     """State key -> :class:`OptionalBuffer`: the arrays only some option values need."""
     scalars: dict = {"step": 0}
     """The scalar entries, and their values before the first step."""
+    fill: dict = {}
+    """State key -> the option whose value a new buffer is filled with (Adagrad's ``sum``
+    starts at ``initial_accumulator_value``); buffers not listed start at zero."""
 
     def new(self, group: dict, param: np.ndarray) -> dict:
         """The state of a parameter before its first step under ``group``'s options."""
         state = dict(self.scalars)
-        state.update((key, np.zeros_like(param)) for key in self.buffers)
-        state.update((key, np.zeros_like(param)) for key, spec in self.optional.items() if spec.wanted(group))
+        state.update((key, self._start(key, group, param)) for key in self.buffers)
+        state.update((key, self._start(key, group, param)) for key, spec in self.optional.items()
+                     if spec.wanted(group))
         return state
+
+    def _start(self, key: str, group: dict, param: np.ndarray) -> np.ndarray:
+        """Buffer ``key`` of a new state: zeros, or filled with the option :attr:`fill` names."""
+        option = self.fill.get(key)
+        return np.zeros_like(param) if option is None else np.full_like(param, group[option])
 
     def check(self, state, index: int, g_index: int, group: dict, param: np.ndarray, owner: str) -> dict:
         """Check parameter ``index``'s existing state against ``group``; return the entries to add.
@@ -127,5 +136,5 @@ class StateLayout(NamedTuple):
                     f"without it, and {owner} cannot start it late. Set {spec.option} back, or "
                     f"start a new optimizer with {spec.option} set"
                 )
-            additions[key] = np.zeros_like(param)
+            additions[key] = self._start(key, group, param)
         return additions
