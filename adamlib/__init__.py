@@ -46,11 +46,14 @@ d       —                     the direction ±g + λθ            ``sign``, ``
 τ       ``dampening``         ``dampening``                    ``w_t`` = 1 − τ
 ρ       ``rho``               ``alpha`` (RMSprop's smoothing)  ``w`` = 1 − ρ
 ψ       ``psi``               ``momentum_decay`` (NAdam)       —
+η       ``eta``               ``lr_decay`` (Adagrad)           ``lr`` = α/(1 + (t − 1)η)
+s₀      —                     ``initial_accumulator_value``    —
 t       ``t``                 ``step``, after the increment    ``c1``, ``c2`` = 1/(1 − βᵗ)
 m       ``m``                 ``exp_avg``                      —
 v       ``v``                 ``exp_avg_sq``, ``square_avg``   —
 v_max   ``vmax``              ``max_exp_avg_sq`` (AMSGrad)     —
 u       ``u``                 ``exp_inf`` (Adamax)             —
+s       ``s``                 ``sum`` (Adagrad)                —
 b       ``b``                 ``momentum_buffer``              —
 ḡ       ``gbar``              ``grad_avg`` (centered RMSprop)  —
 Π       ``Pi``                ``mu_product`` (NAdam)           —
@@ -71,12 +74,12 @@ from ._validation import NonFiniteGradientError
 from .buffer import ParameterBuffer
 from .checkpoint import load, save
 from .clipping import clip_grad_norm_, clip_grad_value_
-from .optimizers import SGD, Adafactor, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
+from .optimizers import SGD, Adafactor, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
     "NonFiniteGradientError", "ParameterBuffer", "clip_grad_norm_", "clip_grad_value_",
     "save", "load", "schedules", "reference", "problems", "symbolic", "compare",
 ]

@@ -1,7 +1,8 @@
 """The one place where adamlib decides how Numba compiles its code.
 
 Every compiled function in adamlib goes through :func:`scalar` (tiny functions inlined into
-the kernels) or :func:`kernel` (fused loops over flat arrays). The choices made here:
+the kernels), :func:`kernel` (fused loops over flat arrays) or :func:`function` (the rest: a
+step's compiled gradient check). The choices made here:
 
 * ``fastmath`` allows contraction into FMA, reassociation and reciprocal tricks, but **never**
   ``nnan``/``ninf``: those would let LLVM delete NaN and infinity handling, and a NaN gradient
@@ -92,6 +93,11 @@ def scalar(py_func):
     return _caching_jit(py_func, inline="always")
 
 
+def function(py_func):
+    """Compile a function that runs on its own (called from Python, not inlined)."""
+    return _caching_jit(py_func)
+
+
 class Kernel:
     """A fused loop compiled twice: serially, and multi-threaded with ``prange``.
 
@@ -102,13 +108,13 @@ class Kernel:
     ----------
     serial, parallel : numba dispatcher
         The two compiled variants.
+    elementwise : bool
+        Whether each element is updated from its own elements alone, so that any piece of the
+        arrays can be updated on its own (what :func:`adamlib._batch.batched` needs). Kernels
+        that sum over a whole array (Adafactor's) say False.
     scalars : type or None
         The :class:`~typing.NamedTuple` whose fields are the kernel's parameters after its
         arrays, in order (None for a kernel that takes arrays only).
-    elementwise : bool
-        True when the kernel updates each element from that element alone, so that any piece
-        of its arrays, or several arrays laid end to end, may be updated by one call. False
-        for Adafactor's kernels, which reduce over a whole parameter (``adamlib._factored``).
     """
 
     def __init__(self, py_func, scalars=None, elementwise=True):

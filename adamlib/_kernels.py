@@ -22,7 +22,7 @@ from typing import NamedTuple
 from numba import prange
 
 from ._jit import kernel
-from ._scalar import direction, ema, infinity_norm_ema, moments, rms_scaled
+from ._scalar import accumulate_square, direction, ema, infinity_norm_ema, moments, rms_scaled
 
 
 class SGDScalars(NamedTuple):
@@ -71,6 +71,33 @@ def sgd_momentum(param, grad, momentum_buffer, sign, l2, lr, mu_t, w_t, momentum
             param[i] = p - lr * (d + momentum * b)
         else:
             param[i] = p - lr * b
+
+
+class AdagradScalars(NamedTuple):
+    """Scalars of :func:`adagrad`; ``lr`` is the step's decayed rate α/(1 + (t − 1)η)."""
+    sign: float
+    l2: float
+    lr: float
+    eps: float
+
+
+@kernel(scalars=AdagradScalars)
+def adagrad(param, grad, sum, sign, l2, lr, eps):  # ``sum``: torch's state key
+    r"""Adagrad (Duchi et al. 2011) as torch computes it.
+
+    .. math::
+        s \leftarrow s + d^2, \qquad
+        \theta \leftarrow \theta - \tilde\alpha\,\frac{d}{\sqrt{s} + \epsilon},
+        \qquad \tilde\alpha = \frac{\alpha}{1 + (t-1)\eta}
+
+    ``lr`` is :math:`\tilde\alpha`, computed once per step by the optimizer.
+    """
+    for i in prange(param.shape[0]):
+        p = param[i]
+        d = direction(grad[i], p, sign, l2)
+        s = accumulate_square(sum[i], d)
+        sum[i] = s
+        param[i] = p - lr * rms_scaled(d, s, eps)
 
 
 class RMSpropScalars(NamedTuple):

@@ -49,6 +49,18 @@ def moments(m, v, d, w1, w2):
 
 
 @scalar
+def accumulate_square(total, x):
+    r"""Adagrad's accumulator: a running *sum* of squares, never forgetting (Duchi et al. 2011).
+
+    .. math:: s_t = s_{t-1} + d_t^2
+
+    Where an EMA weighs old squares down by β each step, this keeps every one at full weight,
+    so :math:`s_t` grows without bound while the gradients do not vanish.
+    """
+    return total + x * x
+
+
+@scalar
 def rms_scaled(x, second_moment, eps):
     r"""Divide by a root mean square, with ε *outside* the root (torch's and Adam's placement).
 
@@ -75,6 +87,15 @@ def bias_correction(beta: float, step: int) -> float:
     the moment estimates (Kingma & Ba 2015, §3).
     """
     return 1.0 - beta**step
+
+
+def adagrad_lr(lr: float, step: int, lr_decay: float) -> float:
+    r"""torch's Adagrad learning rate at step t: :math:`\alpha / (1 + (t-1)\,\eta)`.
+
+    η is ``lr_decay`` (0 by default: a constant α, as in Duchi et al. 2011). Computed in double
+    precision in Python, once per step, like torch.
+    """
+    return lr / (1.0 + (step - 1) * lr_decay)
 
 
 def nadam_momentum(beta1: float, step: int, momentum_decay: float) -> float:

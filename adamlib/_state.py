@@ -23,6 +23,7 @@ def _noting(name):
 
     def noting(self, *args, **kwargs):
         self.replaced = True
+        _State.edits += 1
         return method(self, *args, **kwargs)
 
     noting.__name__ = name
@@ -36,10 +37,12 @@ class _State(dict):
     ``opt.state[0]["exp_avg"] = new_array`` (or ``del``, ``update``, …) ``replaced`` is set and
     the next step re-reads and re-checks the state, as torch re-reads its state every step.
     The optimizer writes its own scalar entries (``step``) with ``dict.__setitem__``. The
-    mapping from index to state (``opt.state``) is one too.
+    mapping from index to state (``opt.state``) is one too. ``_State.edits`` counts such
+    changes to any state, so that a step can tell in O(1) that no state changed since the last.
     """
 
     __slots__ = ("replaced",)
+    edits = 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,6 +84,9 @@ class StateLayout(NamedTuple):
     """State key -> :class:`OptionalBuffer`: the arrays only some option values need."""
     scalars: dict = {"step": 0}
     """The scalar entries, and their values before the first step."""
+    fill: dict = {}
+    """State key -> the option whose value a new buffer is filled with (Adagrad's ``sum``
+    starts at ``initial_accumulator_value``); buffers not listed start at zero."""
 
     def shapes(self, param: np.ndarray) -> dict:
         """State key -> shape of every array a parameter's state may hold (required, then optional).
@@ -98,9 +104,14 @@ class StateLayout(NamedTuple):
     def new(self, group: dict, param: np.ndarray) -> dict:
         """The state of a parameter before its first step under ``group``'s options."""
         state = dict(self.scalars)
-        state.update((key, np.zeros(shape, param.dtype)) for key, shape in self.shapes(param).items()
+        state.update((key, self._start(key, group, param, shape)) for key, shape in self.shapes(param).items()
                      if key not in self.optional or self.optional[key].wanted(group))
         return state
+
+    def _start(self, key: str, group: dict, param: np.ndarray, shape: tuple) -> np.ndarray:
+        """Buffer ``key`` of a new state, of ``shape``: zeros, or filled with the option :attr:`fill` names."""
+        option = self.fill.get(key)
+        return np.zeros(shape, param.dtype) if option is None else np.full(shape, group[option], param.dtype)
 
     def check(self, state, index: int, g_index: int, group: dict, param: np.ndarray, owner: str) -> dict:
         """Check parameter ``index``'s existing state against ``group``; return the entries to add.
@@ -140,5 +151,5 @@ class StateLayout(NamedTuple):
                     f"without it, and {owner} cannot start it late. Set {spec.option} back, or "
                     f"start a new optimizer with {spec.option} set"
                 )
-            additions[key] = np.zeros(shapes[key], param.dtype)
+            additions[key] = self._start(key, group, param, shapes[key])
         return additions

@@ -8,6 +8,10 @@ The two formats share their layout — ``{"state": {index: {...}}, "param_groups
   that is torch's default dtype), and NAdam's ``mu_product`` a Python float, a 0-d tensor;
 * torch's SGD keeps no step count: its state is ``{"momentum_buffer"}``, and nothing at all
   without momentum; adamlib's SGD also counts steps;
+* torch's Adagrad creates every parameter's state when it is constructed (``step`` 0, ``sum``
+  filled with ``initial_accumulator_value``), adamlib at the parameter's first step, with the
+  same values: a dict converted either way holds state for the parameters it has state for,
+  and the other library creates the rest as it would have;
 * torch's groups carry implementation options that adamlib has no use for (``foreach``,
   ``fused``, ``capturable``, ``differentiable``), maybe ``param_names``, and whatever a
   learning-rate scheduler added (``initial_lr``, ...); adamlib's dict names its optimizer

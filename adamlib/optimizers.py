@@ -16,10 +16,10 @@ from . import _kernels
 from ._adafactor import Adafactor
 from ._optimizer import Optimizer, empty_like
 from ._state import OptionalBuffer, StateLayout
-from ._scalar import bias_correction, nadam_momentum, radam_rectification, radam_rho
+from ._scalar import adagrad_lr, bias_correction, nadam_momentum, radam_rectification, radam_rho
 from ._validation import check_at_least, check_betas, check_flag, check_unit_interval
 
-__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor"]
 
 
 def _sign(group) -> int:
@@ -133,6 +133,71 @@ class SGD(Optimizer):
         if isinstance(scalars, _kernels.SGDMomentumScalars):
             return scalars._replace(mu_t=dt(0.0), w_t=dt(1.0))
         return scalars
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al. 2011): each coordinate's step divided by the root of its summed squares.
+
+    .. math::
+        d_t &= \pm g_t + \lambda\theta_{t-1}, \qquad s_t = s_{t-1} + d_t^2, \qquad
+        s_0 = s_{\mathrm{init}} \\
+        \theta_t &= \theta_{t-1} - \frac{\alpha}{1 + (t-1)\eta}\,\frac{d_t}{\sqrt{s_t} + \epsilon}
+
+    Symbols: α → ``lr``, η → ``lr_decay``, s₀ → ``initial_accumulator_value``, ε → ``eps``,
+    λ → ``weight_decay`` (L2); the sign is − with ``maximize``. The state is torch's: ``step``
+    and ``sum`` (:math:`s_t`). Reference: `Duchi, Hazan & Singer (2011)
+    <https://jmlr.org/papers/v12/duchi11a.html>`_, the diagonal variant.
+
+    Frameworks differ: torch (and this class) decay α by η, which the paper does not; the
+    paper's δ plays the part of ε, added to :math:`\sqrt{s_t}` as here. torch fills ``sum``
+    with the *constructor's* ``initial_accumulator_value`` for every group; this class uses
+    each group's own value, at the parameter's first step (``adamlib.torch.Adagrad`` follows
+    torch). Sparse gradients, which torch's Adagrad accepts, do not exist in numpy.
+
+    Parameters
+    ----------
+    params : sequence of arrays, of (name, array) pairs, or of parameter-group dicts
+    lr : float, default 1e-2
+    lr_decay : float, default 0
+    weight_decay : float, default 0
+    initial_accumulator_value : float, default 0
+        The value ``sum`` starts from; a positive one shortens the first steps, to
+        :math:`\alpha|d_1|/\sqrt{s_0 + d_1^2}` for the first instead of α.
+    eps : float, default 1e-10
+    maximize : bool, default False
+    check_finite : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np, adamlib
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = adamlib.Adagrad([w], lr=0.1)
+    >>> for _ in range(4):  # a constant gradient: step t moves each coordinate by lr/√t
+    ...     opt.step([np.array([1.0, -100.0])])
+    >>> np.round(w, 4)
+    array([ 0.7216, -1.7216])
+    """
+
+    _state_layout = StateLayout(buffers=("sum",), fill={"sum": "initial_accumulator_value"})
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10, *, maximize=False, check_finite=False):
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        super().__init__(params, defaults, check_finite=check_finite)
+
+    def _check_group(self, group, index):
+        _check_common(group, index, betas=False)
+        check_at_least("lr_decay", group["lr_decay"], 0.0, group=index)
+        check_at_least("initial_accumulator_value", group["initial_accumulator_value"], 0.0, group=index)
+
+    def _operands(self, group, flat):
+        return _kernels.adagrad, (flat["sum"],)
+
+    def _scalars(self, group, state, dt):
+        return _kernels.AdagradScalars(
+            sign=dt(_sign(group)), l2=dt(group["weight_decay"]),
+            lr=dt(adagrad_lr(group["lr"], state["step"], group["lr_decay"])), eps=dt(group["eps"]))
 
 
 class RMSprop(Optimizer):

@@ -40,13 +40,15 @@ import math
 
 import numpy as np
 
-__all__ = ["ALGORITHMS", "DEFAULTS", "init_state", "sgd", "rmsprop", "adam", "adamw", "adamax",
+__all__ = ["ALGORITHMS", "DEFAULTS", "init_state", "sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax",
            "nadam", "radam", "adafactor", "nadam_momentum", "radam_rho"]
 
 #: Hyperparameter names and defaults of each algorithm, as in ``torch.optim`` (and adamlib).
 DEFAULTS: dict[str, dict] = {
     "sgd": dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                 maximize=False),
+    "adagrad": dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
+                    maximize=False),
     "rmsprop": dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
                     maximize=False),
     "adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
@@ -85,7 +87,8 @@ def init_state(algo: str, param: np.ndarray, **hyperparameters) -> dict:
     algo : str
         One of :data:`ALGORITHMS`.
     param : numpy.ndarray
-        The parameter (float32 or float64); state arrays are zeros of its shape and dtype.
+        The parameter (float32 or float64); state arrays have its shape and dtype, and start
+        at zero (Adagrad's ``sum`` at ``initial_accumulator_value``).
     **hyperparameters
         The same keyword arguments the step function takes (unknown names raise
         ``TypeError``). Options decide which buffers exist: ``momentum_buffer`` only with
@@ -105,6 +108,8 @@ def init_state(algo: str, param: np.ndarray, **hyperparameters) -> dict:
     if algo == "sgd":
         if hp["momentum"] != 0:
             state["momentum_buffer"] = zeros()
+    elif algo == "adagrad":
+        state["sum"] = np.full_like(param, hp["initial_accumulator_value"])
     elif algo == "rmsprop":
         state["square_avg"] = zeros()
         if hp["momentum"] > 0:
@@ -218,6 +223,39 @@ def sgd(param, grad, state, *, lr=1e-3, momentum=0.0, dampening=0.0, weight_deca
         new_state["momentum_buffer"] = b
         d = d + dt(momentum) * b if nesterov else b
     return param - dt(lr) * d, new_state
+
+
+def adagrad(param, grad, state, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+            initial_accumulator_value=0.0, eps=1e-10, maximize=False):
+    r"""One step of Adagrad (Duchi et al. 2011) as ``torch.optim.Adagrad`` computes it.
+
+    .. math::
+        d_t &= \pm g_t + \lambda\,\theta_{t-1} \\
+        s_t &= s_{t-1} + d_t^2, \qquad s_0 = s_{\mathrm{init}} \\
+        \theta_t &= \theta_{t-1} - \frac{\alpha}{1 + (t-1)\,\eta}\,\frac{d_t}{\sqrt{s_t} + \epsilon}
+
+    Symbols: α → ``lr``, η → ``lr_decay``, :math:`s_{\mathrm{init}}` →
+    ``initial_accumulator_value`` (used by :func:`init_state` only), ε → ``eps``,
+    λ → ``weight_decay``. ε is outside the square root, as in torch.
+
+    Parameters
+    ----------
+    param, grad : numpy.ndarray
+    state : dict
+        ``{"step", "sum"}``.
+    lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize
+        As in ``torch.optim.Adagrad``.
+
+    Returns
+    -------
+    new_param, new_state
+    """
+    param, grad, dt = _check(param, grad, state, ["step", "sum"])
+    t = state["step"] + 1
+    d = _direction(param, grad, maximize, weight_decay, dt)
+    s = state["sum"] + d * d
+    decayed_lr = dt(lr / (1.0 + (t - 1) * lr_decay))
+    return param - decayed_lr * d / (np.sqrt(s) + dt(eps)), {"step": t, "sum": s}
 
 
 def rmsprop(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,

@@ -1,11 +1,11 @@
 r"""SymPy update rules: the definition of the math, for the book's derivations and the tests.
 
-Every optimizer step is written once, symbolically, in the textbook form of its paper (Kingma
-& Ba 2015 for Adam and Adamax, Reddi et al. 2018 for AMSGrad, Loshchilov & Hutter 2019 for
-AdamW, Dozat 2016 for NAdam, Liu et al. 2020 for RAdam, Tieleman & Hinton 2012 for RMSprop,
-Polyak 1964 and Sutskever et al. 2013 for momentum). Where ``torch.optim`` departs from the
-paper, the rule follows torch, because adamlib does; each such place is documented in
-:func:`rule`.
+Every optimizer step is written once, symbolically, in the textbook form of its paper (Duchi
+et al. 2011 for Adagrad, Kingma & Ba 2015 for Adam and Adamax, Reddi et al. 2018 for AMSGrad,
+Loshchilov & Hutter 2019 for AdamW, Dozat 2016 for NAdam, Liu et al. 2020 for RAdam, Tieleman
+& Hinton 2012 for RMSprop, Polyak 1964 and Sutskever et al. 2013 for momentum). Where
+``torch.optim`` departs from the paper, the rule follows torch, because adamlib does; each such
+place is documented in :func:`rule`.
 
 >>> from adamlib.symbolic import S, rule
 >>> adam = rule("adam")
@@ -60,12 +60,13 @@ class _Symbols:
         real, nonneg, pos = dict(real=True), dict(nonnegative=True), dict(positive=True)
         spec = [  # (keyword, printed name, assumptions); the order is the order of inputs
             ("theta", "theta", real), ("g", "g", real), ("m", "m", real), ("v", "v", nonneg),
-            ("vmax", "v_max", nonneg), ("u", "u", nonneg), ("b", "b", real),
+            ("vmax", "v_max", nonneg), ("u", "u", nonneg), ("s", "s", nonneg), ("b", "b", real),
             ("gbar", "gbar", real), ("Pi", "Pi", pos),
             ("t", "t", dict(integer=True, positive=True)),
             ("alpha", "alpha", pos), ("beta1", "beta1", pos), ("beta2", "beta2", pos),
             ("eps", "epsilon", pos), ("lam", "lamda", nonneg), ("mu", "mu", pos),
             ("dampening", "tau", real), ("rho", "rho", pos), ("psi", "psi", nonneg),
+            ("eta", "eta", nonneg),
         ]
         self._by_name = {}
         for keyword, printed, assumptions in spec:
@@ -107,6 +108,7 @@ _HYPERPARAMETERS = {
     "dampening": lambda group: group["dampening"],
     "rho": lambda group: group["alpha"],
     "psi": lambda group: group["momentum_decay"],
+    "eta": lambda group: group["lr_decay"],
 }
 
 
@@ -126,8 +128,8 @@ class Rule:
     name : str
     inputs : tuple of sympy.Symbol
         The free symbols of the outputs, in a fixed order: θ, g, the state variables (m, v,
-        v_max, u, b, ḡ, Π), the step t, then the hyperparameters (α, β₁, β₂, ε, λ, μ, τ, ρ, ψ)
-        — the order of :data:`S`.
+        v_max, u, s, b, ḡ, Π), the step t, then the hyperparameters (α, β₁, β₂, ε, λ, μ, τ, ρ,
+        ψ, η) — the order of :data:`S`.
     names : tuple of str
         The keywords of :attr:`inputs` (``S`` attribute names), accepted by :meth:`lambdify`.
     outputs : dict
@@ -216,7 +218,7 @@ class Rule:
             Its parameter group (``opt.param_groups[k]``), read for the hyperparameters.
         """
         key_of = {"m": "exp_avg", "v": "exp_avg_sq", "vmax": "max_exp_avg_sq", "u": "exp_inf",
-                  "b": "momentum_buffer", "gbar": "grad_avg", "Pi": "mu_product", **self.state_keys}
+                  "s": "sum", "b": "momentum_buffer", "gbar": "grad_avg", "Pi": "mu_product", **self.state_keys}
         values = {}
         for name in self.names:
             if name == "theta":
@@ -343,6 +345,10 @@ def _build(name: str) -> Rule:
     if name == "sgd_nesterov":
         b = S.mu * S.b + g
         return Rule(name, {"b": b, "theta": th - a * (g + S.mu * b)}, {"b": "momentum_buffer"})
+    if name == "adagrad":
+        s = S.s + g**2
+        return Rule(name, {"s": s, "theta": th - a / (1 + (t - 1) * S.eta) * g / (sp.sqrt(s) + eps)},
+                    {"s": "sum"})
     if name == "rmsprop":
         v = _ema(S.v, g**2, S.rho)
         return Rule(name, {"v": v, "theta": th - a * g / (sp.sqrt(v) + eps)}, {"v": "square_avg"})
@@ -382,8 +388,8 @@ def _build(name: str) -> Rule:
 
 
 #: The names :func:`rule` accepts.
-RULES = ("sgd", "sgd_momentum", "sgd_nesterov", "rmsprop", "rmsprop_centered", "adam", "amsgrad",
-         "adamw", "adamax", "nadam", "radam", "radam_rectified", "radam_unrectified")
+RULES = ("sgd", "sgd_momentum", "sgd_nesterov", "adagrad", "rmsprop", "rmsprop_centered", "adam",
+         "amsgrad", "adamw", "adamax", "nadam", "radam", "radam_rectified", "radam_unrectified")
 
 _CACHE: dict[str, Rule] = {}
 
@@ -403,6 +409,11 @@ def rule(name: str) -> Rule:
     ``sgd_nesterov``
         torch's Nesterov form (Sutskever et al. 2013, rewritten at the look-ahead point):
         :math:`b_t = \mu b + g,\ \theta_t = \theta - \alpha(g + \mu b_t)`.
+    ``adagrad``
+        Duchi et al.'s diagonal AdaGrad with torch's additions: :math:`s_t = s + g^2`,
+        :math:`\theta_t = \theta - \frac{\alpha}{1+(t-1)\eta}\, g/(\sqrt{s_t} + \epsilon)`
+        (η → ``lr_decay``; the paper has no decay). ``initial_accumulator_value`` is the
+        :math:`s` of the first step, not part of the rule.
     ``rmsprop``
         :math:`v_t = \rho v + (1-\rho) g^2,\ \theta_t = \theta - \alpha g / (\sqrt{v_t} + \epsilon)`.
         ε outside the root, as torch (Keras and optax put it inside); ρ is torch's ``alpha``.

@@ -56,7 +56,7 @@ from ._torch_format import (
     to_torch_state_dict,
 )
 
-__all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor",
            "from_torch_state_dict", "to_torch_state_dict"]
 
 _DTYPES = (torch.float32, torch.float64)
@@ -262,10 +262,9 @@ class _KernelStep:
             grads = self._gradients()
         if self._inner is None or all(g is None for g in grads):
             return loss
-        numpy_name = self._numpy_class.__name__
         for index, torch_group, inner_group in self._group_pairs:
             self._check_group(torch_group, index)
-            inner_group.update(group_from_torch(torch_group, self._options, numpy_name))
+            inner_group.update(self._inner_options(torch_group))
         self._inner.step(grads)
         self._publish(grads)
         return loss
@@ -298,6 +297,10 @@ class _KernelStep:
                     return True
         return False
 
+    def _inner_options(self, group) -> dict:
+        """A torch group's options as the inner optimizer takes them (read at every step)."""
+        return group_from_torch(group, self._options, self._numpy_class.__name__)
+
     def _state_shape(self, group) -> tuple:
         return tuple(bool(group[k]) for k in self._state_options)
 
@@ -313,7 +316,7 @@ class _KernelStep:
             entries = [_Param(p, self._where(group, index, j), name) for j, p in enumerate(group["params"])]
             params += entries
             if entries:  # torch allows an empty group (ZeRO makes them); adamlib does not
-                inner_groups.append({**group_from_torch(group, self._options, numpy_name),
+                inner_groups.append({**self._inner_options(group),
                                      "params": [e.view for e in entries]})
                 torch_groups.append((index, group))
         self._groups = [(g, list(g["params"]), self._state_shape(g)) for g in self.param_groups]
@@ -416,6 +419,17 @@ class SGD(_KernelStep, torch.optim.SGD):
     _state_options = ("momentum",)
 
 
+class Adagrad(_KernelStep, torch.optim.Adagrad):
+    _numpy_class = _numpy.Adagrad
+
+    def _inner_options(self, group) -> dict:
+        # torch fills a new parameter's ``sum`` with the constructor's initial_accumulator_value
+        # (at construction, or at the first step of a parameter added later), whatever its
+        # group says; the inner optimizer would use the group's.
+        return {**super()._inner_options(group),
+                "initial_accumulator_value": self.defaults["initial_accumulator_value"]}
+
+
 class RMSprop(_KernelStep, torch.optim.RMSprop):
     _numpy_class = _numpy.RMSprop
     _state_options = ("momentum", "centered")
@@ -459,6 +473,6 @@ class Adafactor(_KernelStep, torch.optim.Adafactor):
                     "as the parameter, or use torch.optim.Adafactor")
 
 
-for _cls in (SGD, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam, Adafactor):
+for _cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam, Adafactor):
     _document(_cls, _cls.__mro__[2], _cls._numpy_class)
 del _cls

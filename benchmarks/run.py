@@ -13,8 +13,8 @@ Sections:
 ``adam``        one flat array of 10⁴…10⁸ elements, float32 and float64: adamlib, a straightforward
                 numpy implementation, torch.optim.Adam (for-loop, foreach, fused) and a "roof"
                 kernel that moves the same 7 streams with no arithmetic to speak of.
-``algorithms``  AdamW, Adam+AMSGrad, SGD+momentum, RMSprop, Adafactor (on a matrix) at 10⁶ and
-                10⁷ against torch's fastest.
+``algorithms``  AdamW, Adam+AMSGrad, SGD+momentum, RMSprop, Adagrad, Adafactor (on a matrix) at
+                10⁶ and 10⁷ against torch's fastest.
 ``model``       ~200 arrays of 64…10⁶ elements (~10⁷ in all): adamlib per array, adamlib on one
                 ParameterBuffer, torch fused/foreach on the list.
 ``threshold``   serial against multi-threaded Adam kernel by size: where threads start to pay.
@@ -178,6 +178,7 @@ ALGORITHMS = {
     "Adam(amsgrad)": ("Adam", {"amsgrad": True}),
     "SGD(momentum)": ("SGD", {"lr": 1e-3, "momentum": 0.9}),
     "RMSprop": ("RMSprop", {}),
+    "Adagrad": ("Adagrad", {}),
     "Adafactor": ("Adafactor", {}),
 }
 

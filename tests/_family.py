@@ -46,6 +46,8 @@ FAMILY = [
            dict(momentum=[0.0, 0.9], dampening=[0.0, 0.3], nesterov=[False, True],
                 weight_decay=[0.0, 1e-2], maximize=[False, True]),
            (("momentum", 0.0, 0.9),)),
+    Member(adamlib.Adagrad, "adagrad", "Adagrad", ("adagrad",), {}, {"lr": 0.5}, {"lr": 5e-2},
+           dict(lr_decay=[0.0, 0.05], initial_accumulator_value=[0.0, 0.1], eps=[1e-10, 1e-3], **_WD)),
     Member(adamlib.RMSprop, "rmsprop", "RMSprop", ("rmsprop",), {"momentum": 0.9, "centered": True},
            {"lr": 1e-2}, {"lr": 1e-3, "alpha": 0.95},
            dict(centered=[False, True], momentum=[0.0, 0.9], weight_decay=[0.0, 1e-2], maximize=[False, True]),

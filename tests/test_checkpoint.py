@@ -17,6 +17,7 @@ from adamlib import checkpoint
 
 OPTIMIZERS = {
     "SGD": dict(momentum=0.9, nesterov=True),
+    "Adagrad": dict(lr_decay=0.01, initial_accumulator_value=0.1),
     "RMSprop": dict(centered=True, momentum=0.5),
     "Adam": dict(amsgrad=True, weight_decay=0.01),
     "AdamW": dict(),

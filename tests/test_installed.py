@@ -19,7 +19,7 @@ WORKLOAD = """
 import json, sys, numpy as np, adamlib
 assert "sympy" not in sys.modules, "import adamlib must not import SymPy"
 out = {"file": adamlib.__file__}
-for name in ["SGD", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]:
+for name in ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]:
     rng = np.random.default_rng(7)
     p = rng.standard_normal(257).astype(np.float32)
     opt = getattr(adamlib, name)([p], lr=1e-2)

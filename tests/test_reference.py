@@ -108,6 +108,8 @@ def test_init_state_keys_follow_the_options():
         "step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
     assert reference.init_state("nadam", theta)["mu_product"] == 1.0
     assert set(reference.init_state("adamax", theta)) == {"step", "exp_avg", "exp_inf"}
+    np.testing.assert_array_equal(reference.init_state("adagrad", theta, initial_accumulator_value=0.5)["sum"],
+                                  np.full(3, 0.5))
 
 
 def test_bad_calls_are_refused():
@@ -115,7 +117,7 @@ def test_bad_calls_are_refused():
     with pytest.raises(TypeError, match="unknown hyperparameter"):
         reference.init_state("adam", theta, momentum=0.9)
     with pytest.raises(ValueError, match="unknown algorithm"):
-        reference.init_state("adagrad", theta)
+        reference.init_state("adadelta", theta)
     with pytest.raises(ValueError, match="must match"):
         reference.adam(theta, np.zeros(3, np.float32), reference.init_state("adam", theta))
     with pytest.raises(KeyError, match="init_state"):
@@ -142,3 +144,11 @@ def test_first_steps_by_hand():
     # RAdam's first steps are un-rectified (ρ₁ = 1): θ₁ = θ₀ - α m̂₁ = θ₀ - α g.
     new, _ = reference.radam(theta, g, reference.init_state("radam", theta), lr=0.1)
     np.testing.assert_allclose(new, theta - 0.1 * g, rtol=1e-15)
+    # Adagrad from s₀ = 0 with a constant gradient: s_t = t g², so step t moves by α sign(g)/√t;
+    # with lr_decay η the t-th step is divided by 1 + (t-1)η as well.
+    state, new = reference.init_state("adagrad", theta), theta
+    for t in range(1, 4):
+        previous = new
+        new, state = reference.adagrad(previous, g, state, lr=0.1, lr_decay=0.5, eps=0.0)
+        np.testing.assert_allclose(previous - new, 0.1 * np.sign(g) / np.sqrt(t) / (1 + 0.5 * (t - 1)), rtol=1e-13)
+    np.testing.assert_allclose(state["sum"], 3 * g**2, rtol=1e-15)

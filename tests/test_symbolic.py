@@ -25,6 +25,9 @@ RULE_CASES = [
     ("sgd", None, "sgd", dict(lr=0.1), 0),
     ("sgd_momentum", None, "sgd", dict(lr=0.1, momentum=0.9, dampening=0.3), 4),
     ("sgd_nesterov", None, "sgd", dict(lr=0.1, momentum=0.9, nesterov=True), 4),
+    ("adagrad", None, "adagrad", dict(lr=0.01, lr_decay=0.1, eps=1e-3), 4),
+    ("adagrad", "l2", "adagrad", dict(lr=0.01, weight_decay=0.3), 0),
+    ("adagrad", "maximize", "adagrad", dict(lr=0.01, maximize=True, initial_accumulator_value=0.5), 0),
     ("rmsprop", None, "rmsprop", dict(lr=0.01, alpha=0.9), 4),
     ("rmsprop_centered", None, "rmsprop", dict(lr=0.01, alpha=0.9, centered=True), 4),
     ("adam", None, "adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-3), 4),
@@ -61,7 +64,7 @@ def _random_state(algo, theta, hp, start, rng):
     for key in state:
         if key in ("exp_avg", "momentum_buffer", "grad_avg"):
             state[key] = (0.3 * rng.standard_normal(shape)).astype(dt)
-        elif key in ("exp_avg_sq", "square_avg", "exp_inf"):
+        elif key in ("exp_avg_sq", "square_avg", "exp_inf", "sum"):
             state[key] = rng.uniform(0.01, 1.0, shape).astype(dt)
     if "grad_avg" in state:
         state["square_avg"] += state["grad_avg"] ** 2
@@ -117,7 +120,7 @@ def test_rule_api():
         free = set().union(*(e.free_symbols for e in r.outputs.values()))
         assert free == set(r.inputs)
     with pytest.raises(ValueError, match="unknown rule"):
-        rule("adagrad")
+        rule("adadelta")
     with pytest.raises(TypeError, match="missing"):
         adam.lambdify()(theta=1.0)
 

@@ -114,6 +114,8 @@ CASES = [
     ("NAdam", dict(lr=1e-2, decoupled_weight_decay=True, weight_decay=0.1, momentum_decay=0.1)),
     ("RAdam", dict(lr=1e-2)),
     ("RAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Adagrad", dict(lr=1e-2)),
+    ("Adagrad", dict(lr=1e-2, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.1, maximize=True)),
     ("Adafactor", dict(lr=1e-2)),
     ("Adafactor", dict(lr=1e-2, beta2_decay=-0.5, eps=(1e-3, 1e-2), d=2.0, weight_decay=0.1, maximize=True)),
 ]
@@ -221,7 +223,7 @@ def saved(torch, obj):
     return torch.load(buffer)  # weights_only=True, torch's default: plain torch types only
 
 
-STATEFUL_CASES = [CASES[i] for i in (1, 4, 6, 9, 11, 13, 15, 17)]  # one per optimizer, its state in full
+STATEFUL_CASES = [CASES[i] for i in (1, 4, 6, 9, 11, 13, 15, 17, 19)]  # one per optimizer, its state in full
 
 
 @pytest.mark.parametrize("case", STATEFUL_CASES, ids=case_id)
@@ -274,6 +276,7 @@ def test_state_dict_is_torchs_own_format(torch, at):
 @pytest.mark.parametrize("name, hp", [("SGD", dict(lr=0.05, momentum=0.9)), ("SGD", dict(lr=0.05)),
                                       ("RMSprop", dict(centered=True, momentum=0.5)), ("Adam", dict(amsgrad=True)),
                                       ("AdamW", {}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}),
+                                      ("Adagrad", dict(lr_decay=0.01, initial_accumulator_value=0.1)),
                                       ("Adafactor", dict(weight_decay=0.1))],
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_numpy_state_dicts_convert_both_ways(torch, at, name, hp):
@@ -311,6 +314,27 @@ def _convert_both_ways(torch, at, adamlib, name, hp):
     np.testing.assert_allclose(p.detach().numpy(), w, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(w2, w)
     np.testing.assert_array_equal(adapter_p.detach().numpy(), w)
+
+
+def test_adagrad_state_from_construction_and_for_added_groups_as_in_torch(torch, at):
+    # torch's Adagrad creates its state in the constructor, and fills the sum of a parameter
+    # added later with the constructor's initial_accumulator_value, not its group's.
+    runs, dicts = [], []
+    for module in (at, torch.optim):
+        model = mlp(torch, torch.float64)
+        head = list(model.parameters())[-2:]
+        opt = module.Adagrad(list(model.parameters())[:-2], lr=1e-2, initial_accumulator_value=0.3)
+        dicts.append(saved(torch, opt.state_dict()))  # a copy: torch's holds the live tensors
+        train(torch, model, opt, steps=2)
+        opt.add_param_group({"params": head, "initial_accumulator_value": 5.0})
+        runs.append(train(torch, model, opt, steps=3))
+        assert opt.state[head[0]]["step"].item() == 3.0
+    ours, theirs = dicts
+    assert ours["state"].keys() == theirs["state"].keys() == set(range(4))
+    for index, state in theirs["state"].items():
+        assert ours["state"][index]["step"].item() == state["step"].item() == 0.0
+        torch.testing.assert_close(ours["state"][index]["sum"], state["sum"], rtol=0, atol=0)
+    assert_same_run(*runs, torch.float64)
 
 
 def test_torch_adam_state_dict_loads_into_adamlib_adamw(torch, at):
@@ -590,7 +614,7 @@ def test_torch_is_an_optional_extra_pinned_to_a_compatible_release():
     assert torch_req.replace(" ", "") == "torch>=2.13,<3"
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "NAdam", "Adafactor"])
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop", "NAdam", "Adafactor"])
 def test_numpy_optimizer_loads_torch_state_dict_directly(name):
     import adamlib
     """A torch.optim state dict (foreach/fused keys, tensors, float step) loads as it is."""

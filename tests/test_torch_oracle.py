@@ -77,6 +77,9 @@ def test_adamlib_and_reference_match_torch(case, data, torch):
 
 GROUPS = {  # two groups with different options each
     "sgd": [dict(lr=0.05, momentum=0.9, nesterov=True), dict(momentum=0.5, dampening=0.5, weight_decay=0.1)],
+    # Each group its own options, except initial_accumulator_value: torch fills every group's
+    # sum with the constructor's value (tests/test_torch_adapter.py shows it).
+    "adagrad": [dict(lr_decay=0.1, eps=1e-3), dict(lr=3e-3, weight_decay=0.1, maximize=True)],
     "rmsprop": [dict(centered=True, momentum=0.5), dict(lr=1e-3, alpha=0.9, weight_decay=0.1, maximize=True)],
     "adam": [dict(amsgrad=True), dict(lr=3e-3, betas=(0.5, 0.9), weight_decay=0.1, decoupled_weight_decay=True)],
     "adamw": [dict(amsgrad=True, weight_decay=0.5), dict(lr=3e-3, eps=1e-4)],
@@ -116,6 +119,24 @@ def test_param_groups_match_torch(algo, dtype, torch):
             topt.step()
     for p, tp in zip(params, tparams):
         assert deviation(p, tp.detach().numpy()) <= TOLERANCE_ULPS
+
+
+def test_adagrad_initial_accumulator_is_the_groups_own_unlike_torch(torch):
+    # adamlib.Adagrad fills a new sum with its group's initial_accumulator_value; torch with the
+    # constructor's for every group (adamlib.Adagrad's docstring says so; adamlib.torch follows torch).
+    g = np.full(3, 2.0)
+    params = [np.zeros(3), np.zeros(3)]
+    opt = CLASSES["adagrad"]([{"params": params[:1], "initial_accumulator_value": 0.5}, {"params": params[1:]}],
+                             initial_accumulator_value=0.1)
+    opt.step([g, g])
+    np.testing.assert_allclose([opt.state[0]["sum"][0], opt.state[1]["sum"][0]], [4.5, 4.1], rtol=1e-15)
+    tparams = [torch.nn.Parameter(torch.zeros(3, dtype=torch.float64)) for _ in range(2)]
+    topt = torch.optim.Adagrad([{"params": tparams[:1], "initial_accumulator_value": 0.5}, {"params": tparams[1:]}],
+                               initial_accumulator_value=0.1)
+    for p in tparams:
+        p.grad = torch.from_numpy(g.copy())
+    topt.step()
+    assert [topt.state[p]["sum"][0].item() for p in tparams] == pytest.approx([4.1, 4.1], rel=1e-15)
 
 
 @pytest.mark.parametrize("algo", list(GROUPS))
