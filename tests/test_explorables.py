@@ -112,6 +112,27 @@ def test_a_figure_over_budget_is_refused():
         figure.html()
 
 
+def test_two_views_of_one_output_move_independently(browser):
+    """JupyterLab can show one output twice (a second view of it), ids and all: each copy's
+    script wires its own figure."""
+    html = small_figure().html()
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_content(f"<!doctype html><html><body>{html}{html}</body></html>")
+    roots = page.locator(".explorable")
+    assert roots.count() == 2
+    assert [roots.nth(k).get_attribute("data-live") for k in range(2)] == ["1", "1"]
+    before = [roots.nth(k).evaluate(DRAWN) for k in range(2)]
+    roots.nth(1).locator('input[type="range"]').evaluate(
+        "el => { el.value = 0; el.dispatchEvent(new Event('input')); }")
+    after = [roots.nth(k).evaluate(DRAWN) for k in range(2)]
+    assert after[0] == before[0] and after[1] != before[1]
+    assert after[1][-1] == "β = 0.50"  # the text layer of the first frame
+    assert not errors, errors
+    page.close()
+
+
 # --------------------------------------------------------------------------------------------
 # On the built site
 
@@ -123,7 +144,7 @@ SHOWN = "(root) => [...root.querySelectorAll('output')].map(o => o.textContent)"
 def explorable_html(body: str, name: str) -> str:
     """The explorable's whole output as it stands in the page's HTML."""
     start = body.find(f'<div class="explorable tex2jax_ignore" id="explorable-{name}"')
-    end_marker = f'explorableShow("explorable-{name}");</script></div>'
+    end_marker = f'explorableShow("explorable-{name}", document.currentScript);</script></div>'
     end = body.find(end_marker, start)
     assert start >= 0 and end >= 0, f"explorable {name!r} is not in the page's HTML"
     return body[start:end + len(end_marker)]

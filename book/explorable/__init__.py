@@ -228,7 +228,8 @@ class Explorable:
             + '<div class="explorable-controls" style="font-size:15px;padding:4px 0 0 8px">'
             + "".join(controls) + "</div>"
             + f'<script type="application/json">{data}</script>'
-            + f'<script>{player_script()}explorableShow("{self.id}");</script></div>'
+            + f'<script>{player_script()}explorableShow("{self.id}", document.currentScript);'
+            + "</script></div>"
         )
         size = len(html.encode("utf-8"))
         if size > BUDGET_BYTES:
