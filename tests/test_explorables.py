@@ -17,11 +17,13 @@ import re
 import numpy as np
 import pytest
 
-from conftest import require
 from test_site import fetch, new_page, open_page, site_url, browser  # noqa: F401 (fixtures)
 
-explorable = require("explorable")
-from explorable import _pack  # noqa: E402
+try:
+    import explorable
+    from explorable import _pack
+except ImportError as exc:  # a dependency of the book, not an optional one
+    raise ImportError("the book's package is missing: `pip install -e ./book` (make does)") from exc
 
 EXPLORABLES = [
     # (page, explorable name, the labels of its sliders)
