@@ -1,0 +1,97 @@
+"""A STREAM-style measurement of memory bandwidth: the ceiling that no optimizer step can beat.
+
+McCalpin's STREAM benchmark times four loops over long arrays — copy, scale, add and triad —
+and divides the bytes they move by the time. Here the same four loops are compiled through
+:func:`adamlib._jit.kernel`, so they get exactly the compile options of adamlib's kernels
+(fast-math flags, error model) and run serially or on all threads by the same rule as an Adam
+step over ``n`` elements (:meth:`adamlib._jit.Kernel.for_array`).
+
+Two ways of counting bytes:
+
+``counted``
+    STREAM's convention: every array a loop names is one stream (copy and scale 2, add and
+    triad 3).
+``moved``
+    What a cache-based processor really transfers: a store to an array the loop does not
+    read first fetches the line (*write-allocate*), one more stream (copy and scale 3, add
+    and triad 4). An Adam step stores only to arrays it has just read, so its 7 streams are
+    moved bytes, and the ceiling for it is the best *moved* bandwidth.
+
+:func:`contenders` lays the four loops over one pool of memory sized to the working set of the
+step they are compared with, so the bandwidth is measured in the same level of the memory
+hierarchy as the step, in the same interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from adamlib import _jit
+
+
+@_jit.kernel
+def copy(c, a):
+    """``c = a``."""
+    for i in prange(c.shape[0]):
+        c[i] = a[i]
+
+
+@_jit.kernel
+def scale(b, c, s):
+    """``b = s·c``."""
+    for i in prange(b.shape[0]):
+        b[i] = s * c[i]
+
+
+@_jit.kernel
+def add(c, a, b):
+    """``c = a + b``."""
+    for i in prange(c.shape[0]):
+        c[i] = a[i] + b[i]
+
+
+@_jit.kernel
+def triad(a, b, c, s):
+    """``a = b + s·c``."""
+    for i in prange(a.shape[0]):
+        a[i] = b[i] + s * c[i]
+
+
+#: For each loop: the arrays it names (its STREAM-counted streams), and its moved streams.
+STREAMS = {"copy": (2, 3), "scale": (2, 3), "add": (3, 4), "triad": (3, 4)}
+
+
+def contenders(working_set: int, dtype, like: np.ndarray) -> tuple[dict, dict]:
+    """The four loops as zero-argument callables over ``working_set`` bytes of ``dtype``.
+
+    ``like`` is the parameter array of the step being compared: its size and dtype choose the
+    serial or threaded variant, as they do for the step. Returns ``(callables, bytes)`` where
+    ``bytes[name]`` is ``(counted, moved)`` bytes per call.
+    """
+    dtype = np.dtype(dtype)
+    pool = np.full(max(working_set // dtype.itemsize, 6), 1.0, dtype)
+    s = dtype.type(0.5)
+    run, moved = {}, {}
+    for name, kernel in (("copy", copy), ("scale", scale), ("add", add), ("triad", triad)):
+        arrays = STREAMS[name][0]
+        length = pool.size // arrays
+        views = [pool[k * length:(k + 1) * length] for k in range(arrays)]
+        variant = kernel.for_array(like)
+        args = (*views, s) if name in ("scale", "triad") else tuple(views)
+        run[f"stream_{name}"] = (lambda variant=variant, args=args: variant(*args))
+        moved[f"stream_{name}"] = tuple(k * length * dtype.itemsize for k in STREAMS[name])
+    return run, moved
+
+
+def bandwidths(seconds: dict, moved: dict) -> dict:
+    """``{loop: {"counted": GB/s, "moved": GB/s}}`` from seconds per call of each loop."""
+    return {name.removeprefix("stream_"): {"counted": counted / seconds[name] / 1e9,
+                                           "moved": real / seconds[name] / 1e9}
+            for name, (counted, real) in moved.items()}
+
+
+def ceiling_per_round(times: dict, moved: dict) -> list[float]:
+    """The best moved bandwidth (bytes/s) over the four loops, round by round."""
+    rounds = len(next(iter(times[name] for name in moved)))
+    return [max(moved[name][1] / times[name][r] for name in moved) for r in range(rounds)]
