@@ -51,7 +51,8 @@ import machine
 import peers
 import stream
 from arrays import bench_arrays, bench_list, model_shapes
-from peers import deepspeed_contenders, numpy_contenders, torch, torch_contenders
+from numpy_adam import numpy_contenders
+from peers import deepspeed_contenders, torch, torch_contenders
 from reporting import report, report_torch_models
 from timing import interleaved_times, measure, quartiles, rounds_for, summarise
 

@@ -3,8 +3,8 @@
 McCalpin's STREAM benchmark times four loops over long arrays — copy, scale, add and triad —
 and divides the bytes they move by the time. Here the same four loops are compiled through
 :func:`adamlib._jit.kernel`, so they get exactly the compile options of adamlib's kernels
-(fast-math flags, error model) and run serially or on all threads by the same rule as an Adam
-step over ``n`` elements (:meth:`adamlib._jit.Kernel.for_array`).
+(fast-math flags, error model) and run on all threads wherever an Adam step over the same memory
+would (:meth:`adamlib._jit.Kernel.for_array`), and serially everywhere.
 
 Two ways of counting bytes:
 
@@ -65,9 +65,11 @@ STREAMS = {"copy": (2, 3), "scale": (2, 3), "add": (3, 4), "triad": (3, 4)}
 def contenders(working_set: int, dtype, like: np.ndarray) -> tuple[dict, dict]:
     """The four loops as zero-argument callables over ``working_set`` bytes of ``dtype``.
 
-    ``like`` is the parameter array of the step being compared: its size and dtype choose the
-    serial or threaded variant, as they do for the step. Returns ``(callables, bytes)`` where
-    ``bytes[name]`` is ``(counted, moved)`` bytes per call.
+    ``like`` is the parameter array of the step being compared: where its size makes the step
+    run on all threads, each loop runs both threaded (``stream_<loop>_threaded``) and serially
+    (``stream_<loop>``) — on a busy machine one thread may get more out of memory than two that
+    wait for each other, and a ceiling must be the best either reaches. Returns
+    ``(callables, bytes)`` where ``bytes[name]`` is ``(counted, moved)`` bytes per call.
     """
     dtype = np.dtype(dtype)
     pool = np.full(max(working_set // dtype.itemsize, 6), 1.0, dtype)
@@ -77,10 +79,13 @@ def contenders(working_set: int, dtype, like: np.ndarray) -> tuple[dict, dict]:
         arrays = STREAMS[name][0]
         length = pool.size // arrays
         views = [pool[k * length:(k + 1) * length] for k in range(arrays)]
-        variant = kernel.for_array(like)
         args = (*views, s) if name in ("scale", "triad") else tuple(views)
-        run[f"stream_{name}"] = (lambda variant=variant, args=args: variant(*args))
-        moved[f"stream_{name}"] = tuple(k * length * dtype.itemsize for k in STREAMS[name])
+        variants = {f"stream_{name}": kernel.serial}
+        if kernel.for_array(like) is kernel.parallel:
+            variants[f"stream_{name}_threaded"] = kernel.parallel
+        for label, variant in variants.items():
+            run[label] = (lambda variant=variant, args=args: variant(*args))
+            moved[label] = tuple(k * length * dtype.itemsize for k in STREAMS[name])
     return run, moved
 
 
@@ -92,6 +97,6 @@ def bandwidths(seconds: dict, moved: dict) -> dict:
 
 
 def ceiling_per_round(times: dict, moved: dict) -> list[float]:
-    """The best moved bandwidth (bytes/s) over the four loops, round by round."""
+    """The best moved bandwidth (bytes/s) over the loops, round by round: the ceiling."""
     rounds = len(next(iter(times[name] for name in moved)))
     return [max(moved[name][1] / times[name][r] for name in moved) for r in range(rounds)]

@@ -27,7 +27,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert all(s > 0 for s in row["seconds"].values())
         q1, median, q3 = row["ratio"]["roof"]
         assert q1 <= median <= q3
-        assert set(row["stream"]) == {"copy", "scale", "add", "triad"}
+        assert {"copy", "scale", "add", "triad"} <= set(row["stream"])
     assert all("numpy_naive" in row["seconds"] for row in results["allocating"])
     arrays = results["arrays"]
     assert [row["arrays"] for row in arrays["rows"]] == [1, 10, 30]
@@ -41,7 +41,7 @@ def test_careful_numpy_adam_is_the_straightforward_one():
     """The two numpy baselines compute the same step (the careful one only avoids temporaries)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        from peers import CarefulNumpyAdam, NaiveNumpyAdam
+        from numpy_adam import CarefulNumpyAdam, NaiveNumpyAdam
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
     import numpy as np
