@@ -14,7 +14,7 @@ Sections, in the order they run:
                 in DRAM, chosen from the measured cache sizes (:mod:`machine`): the bandwidth.
 ``adam``        one flat array of 10⁴…10⁸ elements, float32 and float64, each size labelled with
                 the level of memory its working set lives in: adamlib, a careful numpy Adam
-                (``out=``, no allocation), torch fused, DeepSpeedCPUAdam, and the four STREAM
+                (``out=``, no allocation), torch fused, DeepSpeedCPUAdam, and the STREAM
                 loops over the same working set in the same rounds. The *roof* of a round is
                 Adam's 7 streams divided by the best bandwidth STREAM measured in that round:
                 no implementation can beat it, and the benchmark says so if one does.
@@ -99,7 +99,7 @@ def cores_used(like: np.ndarray) -> int:
 
 
 def bench_stream(description, dtype=np.float32, rounds=40):
-    """Bandwidth of the four loops with working sets in L2, L3 and DRAM (by the cache sizes)."""
+    """Bandwidth of the STREAM loops (and axpy) with working sets in L2, L3 and DRAM (by the cache sizes)."""
     l2, l3 = description["l2_bytes"] or 2**19, description["l3_bytes"] or 2**25
     itemsize = np.dtype(dtype).itemsize
     rows = []

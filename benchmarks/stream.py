@@ -17,12 +17,17 @@ Two ways of counting bytes:
     and triad 4). An Adam step stores only to arrays it has just read, so its 7 streams are
     moved bytes, and the ceiling for it is the best *moved* bandwidth.
 
-:func:`contenders` lays the four loops over one pool of memory sized to the working set of the
+A fifth loop, ``axpy`` (``a = a + s·b``), updates in place as an Adam step does: it reads every
+array it writes, so its two counts agree whether or not the processor allocates on writes.
+
+:func:`contenders` lays the loops over one pool of memory sized to the working set of the
 step they are compared with, so the bandwidth is measured in the same level of the memory
 hierarchy as the step, in the same interleaved rounds.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 from numba import prange
@@ -58,12 +63,21 @@ def triad(a, b, c, s):
         a[i] = b[i] + s * c[i]
 
 
+@_jit.kernel
+def axpy(a, b, s):
+    """``a = a + s·b``, in place: BLAS's axpy, not one of STREAM's loops."""
+    for i in prange(a.shape[0]):
+        a[i] = a[i] + s * b[i]
+
+
 #: For each loop: the arrays it names (its STREAM-counted streams), and its moved streams.
-STREAMS = {"copy": (2, 3), "scale": (2, 3), "add": (3, 4), "triad": (3, 4)}
+STREAMS = {"copy": (2, 3), "scale": (2, 3), "add": (3, 4), "triad": (3, 4), "axpy": (3, 3)}
+KERNELS = {"copy": copy, "scale": scale, "add": add, "triad": triad, "axpy": axpy}
+SCALED = {"scale", "triad", "axpy"}  # the loops that take the scalar s
 
 
 def contenders(working_set: int, dtype, like: np.ndarray) -> tuple[dict, dict]:
-    """The four loops as zero-argument callables over ``working_set`` bytes of ``dtype``.
+    """The loops as zero-argument callables over ``working_set`` bytes of ``dtype``.
 
     ``like`` is the parameter array of the step being compared: where its size makes the step
     run on all threads, each loop runs both threaded (``stream_<loop>_threaded``) and serially
@@ -75,11 +89,11 @@ def contenders(working_set: int, dtype, like: np.ndarray) -> tuple[dict, dict]:
     pool = np.full(max(working_set // dtype.itemsize, 6), 1.0, dtype)
     s = dtype.type(0.5)
     run, moved = {}, {}
-    for name, kernel in (("copy", copy), ("scale", scale), ("add", add), ("triad", triad)):
-        arrays = STREAMS[name][0]
+    for name, kernel in KERNELS.items():
+        arrays = len(inspect.signature(kernel.py_func).parameters) - (name in SCALED)
         length = pool.size // arrays
         views = [pool[k * length:(k + 1) * length] for k in range(arrays)]
-        args = (*views, s) if name in ("scale", "triad") else tuple(views)
+        args = (*views, s) if name in SCALED else tuple(views)
         variants = {f"stream_{name}": kernel.serial}
         if kernel.for_array(like) is kernel.parallel:
             variants[f"stream_{name}_threaded"] = kernel.parallel
