@@ -31,25 +31,27 @@ def report_machine(results):
              + "; ".join(f"{k} {v[0]}" for k, v in results["load"].items())]
     for peer, why in results.get("unavailable", {}).items():
         lines.append(f"  not measured: {peer} ({why})")
-    lines += ["", "Bandwidth, STREAM loops (GB/s moved, counting write-allocate; STREAM's own count in brackets)"]
+    lines += ["", "Bandwidth, best round of each loop (GB/s moved, counting write-allocate; STREAM's own count "
+                  "in brackets)"]
     for row in results["stream"]:
-        bw = row["bandwidth"]
-        loops = "  ".join(f"{k} {v['moved']:6.1f} ({v['counted']:5.1f})" for k, v in bw.items())
-        q1, med, q3 = row["ceiling_GBps"]
-        lines.append(f"  {row['level']:7} {row['working_set'] / 2**20:8.2f} MiB  {row['threads']} thr  {loops}"
-                     f"  best {med:.1f} [{q1:.1f}, {q3:.1f}]")
+        loops = "  ".join(f"{k} {v['moved']:.1f} ({v['counted']:.1f})" for k, v in row["bandwidth"].items())
+        lines.append(f"  {row['level']:7} {row['working_set'] / 2**20:8.2f} MiB: best {row['ceiling_GBps']:.1f} "
+                     f"({row['ceiling_loop']})")
+        lines.append(f"    {loops}")
     return lines
 
 
 def report_adam(results):
     lines = ["Adam step, one flat array: ms per step, median [quartiles]; ratio = other / adamlib per round",
-             "(above 1: adamlib faster); of roof = roof time / adamlib time"]
+             "(above 1: adamlib faster); roof = 7 streams at the best bandwidth of the row's STREAM loops;",
+             "of roof = roof time / adamlib time"]
     peers = ("numpy_careful", "torch_fused", "deepspeed")
     for row in results["adam"]:
         lines.append(f"  {row['dtype']} n={row['n']:.0e} ({row['level']}, {row['working_set'] / 2**20:.1f} MiB, "
                      f"{row['threads']} thr, {row['rounds']} rounds)")
-        lines.append(f"    adamlib {_cell(row, 'adamlib')}  roof {_cell(row, 'roof')}  "
-                     f"of roof {row['of_roof']['adamlib'][1]:.0%}")
+        lines.append(f"    adamlib {_cell(row, 'adamlib')}  roof {row['seconds']['roof'] * 1e3:.3g} "
+                     f"({row['ceiling_GBps']:.1f} GB/s, {row['ceiling_loop']})  of roof "
+                     + "  ".join(f"{k} {v[1]:.0%}" for k, v in row["of_roof"].items()))
         lines.append("    " + "  ".join(f"{p}: {_ratio(row, p)}" for p in peers if p in row["seconds"]))
         if row["roof_beaten_by"]:
             lines.append(f"    ROOF BEATEN by {', '.join(row['roof_beaten_by'])}")

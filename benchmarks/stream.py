@@ -110,7 +110,10 @@ def bandwidths(seconds: dict, moved: dict) -> dict:
             for name, (counted, real) in moved.items()}
 
 
-def ceiling_per_round(times: dict, moved: dict) -> list[float]:
-    """The best moved bandwidth (bytes/s) over the loops, round by round: the ceiling."""
-    rounds = len(next(iter(times[name] for name in moved)))
-    return [max(moved[name][1] / times[name][r] for name in moved) for r in range(rounds)]
+def ceiling(times: dict, moved: dict) -> tuple[float, str]:
+    """The best moved bandwidth (bytes/s) of any loop in any round, and the loop that reached it.
+
+    A ceiling is a maximum: timing noise on a busy machine can only make a loop slower, never
+    faster, so the fastest round of the fastest loop is the best estimate of what memory can do.
+    """
+    return max((moved[name][1] / min(times[name]), name) for name in moved)

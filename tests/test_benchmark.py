@@ -25,8 +25,10 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     for row in results["adam"]:
         assert {"adamlib", "roof", "numpy_careful"} <= set(row["seconds"])
         assert all(s > 0 for s in row["seconds"].values())
-        q1, median, q3 = row["ratio"]["roof"]
+        q1, median, q3 = row["ratio"]["numpy_careful"]
         assert q1 <= median <= q3
+        assert row["seconds"]["roof"] == 7 * row["n"] * {"float32": 4, "float64": 8}[row["dtype"]] / (
+            row["ceiling_GBps"] * 1e9)
         assert {"copy", "scale", "add", "triad"} <= set(row["stream"])
     assert all("numpy_naive" in row["seconds"] for row in results["allocating"])
     arrays = results["arrays"]
