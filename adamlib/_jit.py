@@ -1,7 +1,8 @@
 """The one place where adamlib decides how Numba compiles its code.
 
 Every compiled function in adamlib goes through :func:`scalar` (tiny functions inlined into
-the kernels) or :func:`kernel` (fused loops over flat arrays). The choices made here:
+the kernels), :func:`kernel` (fused loops over flat arrays) or :func:`function` (the rest: a
+step's compiled gradient check). The choices made here:
 
 * ``fastmath`` allows contraction into FMA, reassociation and reciprocal tricks, but **never**
   ``nnan``/``ninf``: those would let LLVM delete NaN and infinity handling, and a NaN gradient
@@ -90,6 +91,11 @@ _reported: set[str] = set()
 def scalar(py_func):
     """Compile a scalar building block, inlined into every kernel that calls it."""
     return _caching_jit(py_func, inline="always")
+
+
+def function(py_func):
+    """Compile a function that runs on its own (called from Python, not inlined)."""
+    return _caching_jit(py_func)
 
 
 class Kernel:

@@ -6,24 +6,33 @@ how to check a group's hyperparameters (:meth:`Optimizer._check_group`), which f
 updates a parameter on which buffers (:meth:`Optimizer._operands`), and the kernel's scalars for
 the current step, as the kernel's named tuple (:meth:`Optimizer._scalars`).
 
-A step costs one kernel call per parameter plus a little Python. Between steps the optimizer
-keeps, per parameter, a *plan*: the kernel variant and flat views of the parameter and its
-state buffers. A plan is used only while everything it was made from is unchanged — the
-arrays listed in ``param_groups`` (compared by identity), the parameter's state dict and its
-entries (:class:`_State` notes replacements), and the options that decide which buffers exist —
-so the optimizer never writes through a view of an array that is no longer the parameter or
-the state. Hyperparameters are re-checked only when a group changed, and the scalars of a step
-are computed once per group, kernel, dtype and step count.
+Between steps the optimizer keeps, per parameter, a *plan*: the kernel variant and flat views
+of the parameter and its state buffers. A plan is used only while everything it was made from
+is unchanged — the arrays listed in ``param_groups`` (compared by identity), the parameter's
+state dict and its entries (:class:`_State` notes replacements), and the options that decide
+which buffers exist — so the optimizer never writes through a view of an array that is no
+longer the parameter or the state. Hyperparameters are re-checked only when a group changed.
+
+A step takes one of two paths. The *table* path (:mod:`adamlib._batch`) checks every gradient
+in one compiled call and updates each group with one kernel call, whatever the number of its
+arrays; it runs while every parameter that gets a gradient has a plan, nothing changed since
+the last step, and each gradient is exactly what its parameter expects. Otherwise the *general*
+path checks everything in Python (raising the error that explains what is wrong), creates the
+state and plans that are missing, and calls the kernel once per parameter; the next step takes
+the table path again.
 """
 
 from __future__ import annotations
 
 import operator
 import weakref
+from collections import deque
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
 
+from ._batch import HEADER_READS, StepTable
 from ._kernels import nonfinite_count
 from ._params import MISSING, NOT_OPTIONS, as_groups, check_names, gradient_list, role, split_names
 from ._state import StateLayout, _set, _State
@@ -97,6 +106,8 @@ class Optimizer:
     def _forget_checks(self) -> None:
         """Drop every cached check and plan: the next step checks everything again."""
         self._plans: dict[int, tuple] = {}  # index -> (state, kernel, variant, flat param, flat buffers)
+        self._table: StepTable | None = None  # the plans as one table, for the table path
+        self._edits_seen = -1  # _State.edits when the table path was last known to be valid
         self._checked: list = []  # per group: the options last validated
         self._wanted: list = []  # per group: which optional buffers its options ask for
         self._layout_checked = False
@@ -151,6 +162,7 @@ class Optimizer:
         self._sync_layout()
         self._state = _State(value)
         self._state.replaced = True  # the next step checks every state against the groups
+        self._table = None
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own options, as ``torch.optim`` does."""
@@ -232,6 +244,7 @@ class Optimizer:
         dict.update(self._state, moved)
         self._layout = params
         self._plans.clear()
+        self._table = None
         self._layout_checked = False
         return params
 
@@ -273,6 +286,7 @@ class Optimizer:
                 if index >= len(self._wanted) or self._wanted[index] != wanted:
                     for i in range(start, start + len(group["params"])):
                         self._plans.pop(i, None)
+                    self._table = None
                 # Values are immutable once normalised (betas a tuple), so a shallow copy records them.
                 self._checked[index:index + 1] = [[(k, v) for k, v in group.items() if k not in NOT_OPTIONS]]
                 self._wanted[index:index + 1] = [wanted]
@@ -326,8 +340,10 @@ class Optimizer:
         NonFiniteGradientError
             With ``check_finite=True``, when a gradient is not finite; nothing changed.
         """
+        if self._table is not None and self._step_by_table(grads):
+            return
         advance, scalar_key, cache = self._advance, self._scalar_key, {}
-        count_only = type(self)._advance is Optimizer._advance  # inlined below: a step is ~1 µs a parameter
+        count_only = type(self)._advance is Optimizer._advance
         for g_index, group, param, grad, plan, first in self._prepare(grads):
             state, kernel, variant, flat_param, buffers, dtype = plan
             if count_only:
@@ -342,6 +358,69 @@ class Optimizer:
                 scalars = self._scalars(group, state, dtype)
                 scalars = cache[key] = self._first_use(scalars, dtype) if first else scalars
             variant(flat_param, grad if grad.ndim == 1 else grad.reshape(-1), *buffers, *scalars)
+        if self._table is None and HEADER_READS:
+            self._table = StepTable(self.param_groups, self._plans, self._memory)
+        elif self._table is not None:
+            for batch in self._table.batches:  # the step counts moved on without the table
+                batch.step = None
+        self._edits_seen = _State.edits
+
+    def _step_by_table(self, grads) -> bool:
+        """The table path of :meth:`step`; False (nothing changed) where the general path must run.
+
+        Raises what the general path would raise for an invalid hyperparameter.
+        """
+        table = self._table
+        if type(grads) is dict:
+            grads = gradient_list(grads, self.param_groups)[0]
+        elif type(grads) is not list and type(grads) is not tuple:
+            return False
+        if len(grads) != table.size or _State.edits != self._edits_seen:
+            return False
+        self._sync_layout()
+        self._check_changed_groups()
+        if self._table is not table:
+            return False  # a parameter or an option that decides the state changed
+        unusual, missing = table.gather(grads, self.check_finite)
+        if unusual >= 0:
+            return False
+        groups, arrays = self.param_groups, table.table
+        count_only = type(self)._advance is Optimizer._advance
+        for batch in table.batches:
+            group = groups[batch.group_index]
+            if count_only and not missing and batch.step is not None:
+                # Every parameter of the batch at the same step: write the new count in one pass.
+                batch.step += 1
+                deque(map(_set, batch.states, repeat("step"), repeat(batch.step)), maxlen=0)
+                state = batch.states[0]
+            else:
+                state = self._advance_batch(group, batch, grads)
+                if state is None:
+                    continue
+            batch.variant(arrays, *batch.arguments, tuple(self._scalars(group, state, batch.dtype)))
+        return True
+
+    def _advance_batch(self, group: dict, batch, grads: list):
+        """Advance the state of each parameter of ``batch`` that has a gradient, one by one.
+
+        Returns a state for the batch's scalars, or None when the batch is done (no gradient,
+        or parameters at different steps: then each was updated by a call of its own).
+        """
+        advance, scalar_key, keys, stepped = self._advance, self._scalar_key, set(), []
+        for state, row in zip(batch.states, batch.rows):
+            if grads[row] is not None:
+                advance(group, state)
+                keys.add(scalar_key(state))
+                stepped.append((state, row))
+        if not stepped:
+            return None
+        batch.step = stepped[0][0]["step"] if len(keys) == 1 and len(stepped) == len(batch.rows) else None
+        if len(keys) == 1:
+            return stepped[0][0]
+        for state, row in stepped:  # some parameters skipped steps: one call each
+            _, _, variant, flat_param, buffers, dtype = self._plans[row]
+            variant(flat_param, grads[row].reshape(-1), *buffers, *self._scalars(group, state, dtype))
+        return None
 
     def kernel_calls(self, grads) -> list[KernelCall]:
         """The kernel calls the next :meth:`step` would make, without making them.
@@ -377,6 +456,7 @@ class Optimizer:
         plans, states, memory, seen_before = self._plans, self._state, self._memory, self._checked_grads
         if states.replaced:  # the user set or removed an entry of opt.state: check every plan
             plans.clear()
+            self._table = None
             states.replaced = False
         check_finite, ref = self.check_finite, weakref.ref
         work, stale, checked, overlaps = [], [], {}, []
@@ -444,6 +524,7 @@ class Optimizer:
             state.replaced = False
             plan = self._plans[index] = self._plan(group, param, state)
             work[w] = (g_index, group, param, grad, plan, bool(additions[w]))
+        self._table = None
         states.replaced = False
         self._memory = self._memory_map(params, states)  # new buffers: no gradient may alias them
         self._checked_grads = {}

@@ -23,6 +23,7 @@ def _noting(name):
 
     def noting(self, *args, **kwargs):
         self.replaced = True
+        _State.edits += 1
         return method(self, *args, **kwargs)
 
     noting.__name__ = name
@@ -36,10 +37,12 @@ class _State(dict):
     ``opt.state[0]["exp_avg"] = new_array`` (or ``del``, ``update``, …) ``replaced`` is set and
     the next step re-reads and re-checks the state, as torch re-reads its state every step.
     The optimizer writes its own scalar entries (``step``) with ``dict.__setitem__``. The
-    mapping from index to state (``opt.state``) is one too.
+    mapping from index to state (``opt.state``) is one too. ``_State.edits`` counts such
+    changes to any state, so that a step can tell in O(1) that no state changed since the last.
     """
 
     __slots__ = ("replaced",)
+    edits = 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

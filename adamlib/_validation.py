@@ -122,8 +122,8 @@ class MemoryMap:
         for (s0, e0, n0), (s1, e1, n1) in zip(ranges, ranges[1:]):
             if s1 < e0:
                 raise ValueError(f"{n0} and {n1} share memory; every parameter must own its memory")
-        self._starts = [r[0] for r in ranges]
-        self._ends = [r[1] for r in ranges]
+        self.starts = [r[0] for r in ranges]
+        self.ends = [r[1] for r in ranges]
         self._names = [r[2] for r in ranges]
 
     def overlapping(self, array: np.ndarray) -> str | None:
@@ -131,7 +131,7 @@ class MemoryMap:
         start, end = _interval(array)
         if end == start:
             return None
-        j = bisect.bisect_left(self._starts, end) - 1
-        if j >= 0 and self._ends[j] > start:
+        j = bisect.bisect_left(self.starts, end) - 1
+        if j >= 0 and self.ends[j] > start:
             return self._names[j]
         return None

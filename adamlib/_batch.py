@@ -1,0 +1,311 @@
+"""One compiled call per group: a step over many arrays at the cost of one.
+
+A step of :class:`~adamlib.Optimizer` over n parameters used to cost n kernel calls, and each call
+through Numba's dispatcher costs microseconds, whatever the array's size: a model of many small
+arrays paid more for the calls than for the arithmetic. This module lets a step make one call
+per group (per kernel and dtype) instead, over a table of memory addresses:
+
+* :class:`StepTable` holds, per parameter, the addresses of the parameter and of its state
+  buffers (taken when the optimizer plans the parameter, and dropped with the plan whenever a
+  parameter, its state or an option that decides the state changes), plus what its gradient
+  must look like: dtype, shape, C order, and no memory shared with any parameter or state.
+* :func:`gather_gradients` checks every gradient of a step against that, in compiled code, by
+  reading numpy's array header (``PyArrayObject_fields``: data pointer, ``nd``, dimensions,
+  dtype and flags, at the offsets of numpy's public C struct), and writes each gradient's
+  address into the table. It answers "all as expected" or the position of the first gradient
+  it cannot vouch for; the optimizer then takes its general path, which checks everything in
+  Python and raises the error, or handles what is merely unusual. So the fast path never
+  accepts anything the general path would refuse. At import, the header offsets are checked
+  against numpy's own answers on probe arrays; if any differs (another Python implementation,
+  a free-threaded build), :data:`HEADER_READS` is False and every step takes the general path.
+* :func:`batched` turns a kernel over flat arrays into a kernel over the table: it cuts the
+  concatenation of a group's arrays into equal chunks (one per thread when the group is large,
+  :data:`~adamlib._jit.PARALLEL_THRESHOLD`; a single serial pass otherwise) and calls the
+  serial kernel on each piece. The kernels are elementwise, so the pieces give exactly the
+  elements the one-array kernel gives.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+
+import llvmlite.ir as ir
+import numba
+import numpy as np
+from numba import prange, types
+from numba.extending import intrinsic
+
+from ._jit import PARALLEL_THRESHOLD, function, kernel, scalar
+
+# ------------------------------------------------------------------ memory access
+
+@intrinsic
+def _pointer(typingctx, address, like):
+    """``address`` (an integer) as a pointer to ``like``'s dtype."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+    return types.CPointer(like.dtype)(address, like), codegen
+
+
+def _loader(bits):
+    @intrinsic
+    def load(typingctx, address):
+        def codegen(context, builder, signature, args):
+            return builder.sext(builder.load(builder.inttoptr(args[0], ir.IntType(bits).as_pointer())),
+                                ir.IntType(64))
+        return types.int64(address), codegen
+    return load
+
+
+_load_int64 = _loader(64)
+_load_int32 = _loader(32)
+
+
+@scalar
+def _view(address, offset, count, like):
+    """The ``count`` elements at ``address`` + ``offset`` bytes as a 1-D array (none at address 0)."""
+    if address == 0:
+        return numba.carray(_pointer(address, like), 0)
+    return numba.carray(_pointer(address + offset, like), count)
+
+
+# ------------------------------------------------------------------ numpy's array header
+# Byte offsets of PyArrayObject_fields on 64-bit CPython (numpy/ndarraytypes.h): PyObject_HEAD
+# (reference count, type), then data, nd, dimensions, strides, base, descr, flags.
+_TYPE, _DATA, _ND, _DIMENSIONS, _DESCR, _FLAGS = 8, 16, 24, 32, 56, 64
+_C_CONTIGUOUS = 0x0001  # NPY_ARRAY_C_CONTIGUOUS
+
+
+@function
+def _header(obj):
+    """(type, data, nd, dimensions pointer, dtype, flags) of the numpy array at address ``obj``."""
+    return (_load_int64(obj + _TYPE), _load_int64(obj + _DATA), _load_int32(obj + _ND),
+            _load_int64(obj + _DIMENSIONS), _load_int64(obj + _DESCR), _load_int32(obj + _FLAGS))
+
+
+@function
+def _dimension(dimensions, d):
+    return _load_int64(dimensions + 8 * d)
+
+
+def _header_reads_work() -> bool:
+    """Whether :func:`_header` reads what numpy says, on arrays of the kinds a step meets."""
+    free_threaded = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
+    if sys.implementation.name != "cpython" or sys.maxsize != 2**63 - 1 or free_threaded:
+        return False
+    probes = [np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros(5), np.zeros(()),
+              np.zeros((3, 4), order="F")[:, 1:], np.zeros(0, np.float32)]
+    try:
+        for a in probes:
+            kind, data, nd, dims, descr, flags = _header(id(a))
+            shape = tuple(_dimension(dims, d) for d in range(nd))
+            if (kind, data, nd, shape, descr, bool(flags & _C_CONTIGUOUS)) != (
+                    id(type(a)), a.__array_interface__["data"][0], a.ndim, a.shape, id(a.dtype),
+                    a.flags.c_contiguous):
+                return False
+    except Exception:  # noqa: BLE001 - whatever went wrong, do not read headers
+        return False
+    return True
+
+
+HEADER_READS = _header_reads_work()
+"""Whether steps may check gradients by reading numpy's array headers (see the module docstring)."""
+
+
+@scalar
+def _all_finite(address, count, like):
+    for x in numba.carray(_pointer(address, like), count):
+        if not np.isfinite(x):
+            return False
+    return True
+
+
+_FLOAT32, _FLOAT64 = np.empty(0, np.float32), np.empty(0, np.float64)
+
+
+@function
+def gather_gradients(ids, none_id, array_type, float32_type, descrs, ndims, shapes, sizes, itemsizes,
+                     table, memory_starts, memory_ends, check_finite):
+    """Check each gradient of a step and write its address into ``table[:, 1]``.
+
+    Parameters
+    ----------
+    ids : int64 array
+        ``id()`` of each gradient, in parameter order (``none_id`` for None: written as 0).
+    array_type, float32_type, descrs, ndims, shapes, sizes, itemsizes
+        What gradient j must be: exactly a numpy array (``id(np.ndarray)``) with the dtype
+        object ``descrs[j]`` (float32 when it is ``float32_type``), ``ndims[j]`` dimensions
+        ``shapes[j, :ndims[j]]`` in C order, ``sizes[j]`` elements of ``itemsizes[j]`` bytes.
+        ``ndims[j] == -1`` marks a parameter without state yet, whose gradient must be None.
+    table : int64 array
+        The step table; column 1 receives the gradients' addresses.
+    memory_starts, memory_ends : int64 arrays
+        The sorted, disjoint memory ranges of every parameter and state buffer; a gradient
+        may overlap none of them.
+    check_finite : bool
+        Also refuse a gradient with a NaN or an infinity.
+
+    Returns
+    -------
+    (int, int)
+        -1 when every gradient is as expected, else the position of the first that is not;
+        and the number of gradients that are None.
+    """
+    missing = 0
+    for j in range(ids.shape[0]):
+        obj = ids[j]
+        if obj == none_id:
+            table[j, 1] = 0
+            missing += 1
+            continue
+        nd = ndims[j]
+        if nd < 0 or _load_int64(obj + _TYPE) != array_type:  # the type first: any object has one
+            return j, missing
+        kind, data, obj_nd, dims, descr, flags = _header(obj)
+        if descr != descrs[j] or obj_nd != nd or (flags & _C_CONTIGUOUS) == 0:
+            return j, missing
+        for d in range(nd):
+            if _load_int64(dims + 8 * d) != shapes[j, d]:
+                return j, missing
+        end = data + sizes[j] * itemsizes[j]
+        if end > data:
+            k = np.searchsorted(memory_starts, end) - 1
+            if k >= 0 and memory_ends[k] > data:
+                return j, missing
+            if check_finite:
+                finite = (_all_finite(data, sizes[j], _FLOAT32) if descr == float32_type
+                          else _all_finite(data, sizes[j], _FLOAT64))
+                if not finite:
+                    return j, missing
+        table[j, 1] = data
+    return -1, missing
+
+
+# ------------------------------------------------------------------ kernels over the table
+_TEMPLATE = """
+def make(kernel, view):
+    def batched_{name}(table, rows, starts, counts, chunks, like, scalars):
+        itemsize = like.itemsize
+        for c in prange(chunks.shape[0] - 1):
+            for s in range(chunks[c], chunks[c + 1]):
+                row = rows[s]
+                if table[row, 1] != 0:  # 0: no gradient this step
+                    offset, n = starts[s] * itemsize, counts[s]
+                    kernel({views}, *scalars)
+    return batched_{name}
+"""
+
+STREAMS = 5
+"""Columns of the step table: parameter, gradient, and up to three state buffers."""
+
+
+@functools.lru_cache(maxsize=None)
+def batched(one: kernel) -> kernel:
+    """The kernel ``one`` (over flat arrays) as a kernel over a step table.
+
+    ``batched(k).serial(table, rows, starts, counts, chunks, like, scalars)`` calls ``k``'s
+    serial variant on the pieces ``rows[s]`` (a row of ``table``), elements
+    ``starts[s]:starts[s] + counts[s]``, for every piece s of every chunk c
+    (``chunks[c]:chunks[c + 1]``); the parallel variant runs the chunks on threads. ``like`` is
+    an empty array of the dtype; ``scalars`` is ``k``'s named tuple. Rows whose gradient
+    address is 0 are skipped. Written from a template because Numba needs the number of
+    arrays ``k`` takes at compile time; compiled from this file, so that Numba caches it.
+    """
+    arity = len(inspect.signature(one.py_func).parameters) - len(one.scalars._fields)
+    if arity > STREAMS:
+        raise ValueError(f"kernel {one.__name__} takes {arity} arrays; the step table has {STREAMS} columns")
+    views = ", ".join(f"view(table[row, {k}], offset, n, like)" for k in range(arity))
+    namespace = {"prange": prange, "__name__": __name__}
+    exec(compile(_TEMPLATE.format(name=one.__name__, views=views), __file__, "exec"), namespace)
+    return kernel(namespace["make"](one.serial, _view))
+
+
+class Batch:
+    """The parameters of one group that one kernel updates, in one dtype: one call per step."""
+
+    __slots__ = ("group_index", "kernel", "dtype", "rows", "states", "variant", "arguments", "step")
+
+    def __init__(self, group_index: int, one: kernel, dtype: type, rows: list, states: list, sizes: list):
+        self.group_index, self.kernel, self.dtype = group_index, one, dtype
+        self.rows, self.states = rows, states
+        self.step = None  # the step count all its parameters share, where the step knows it
+        total = sum(sizes)
+        threads = numba.config.NUMBA_NUM_THREADS
+        chunks = min(threads, total // 4096) if total >= PARALLEL_THRESHOLD[np.dtype(dtype).name] else 1
+        chunks = max(chunks, 1)
+        bounds = [0] + [-(-total * (c + 1) // chunks) // 64 * 64 for c in range(chunks - 1)] + [total]
+        pieces, starts, counts, first_piece = [], [], [], [0]
+        begin = 0  # where each array starts in the concatenation
+        for c in range(chunks):
+            lo, hi = bounds[c], bounds[c + 1]
+            begin = 0
+            for row, size in zip(rows, sizes):
+                a, b = max(lo, begin), min(hi, begin + size)
+                if b > a:
+                    pieces.append(row)
+                    starts.append(a - begin)
+                    counts.append(b - a)
+                begin += size
+            first_piece.append(len(pieces))
+        compiled = batched(one)
+        self.variant = compiled.parallel if chunks > 1 else compiled.serial
+        self.arguments = (np.array(pieces, np.int64), np.array(starts, np.int64), np.array(counts, np.int64),
+                          np.array(first_piece, np.int64), np.empty(0, dtype))
+
+
+def _address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0] if array.size else 0
+
+
+class StepTable:
+    """Everything a step needs to update every planned parameter in one call per :class:`Batch`.
+
+    Built from the optimizer's per-parameter plans ``(state, kernel, variant, flat param,
+    flat buffers, dtype)`` and its memory map; valid as long as those are (the optimizer drops
+    the table whenever it drops or makes a plan).
+    """
+
+    def __init__(self, groups: list, plans: dict, memory):
+        params = [p for group in groups for p in group["params"]]
+        n = len(params)
+        self.size = n
+        self.table = np.zeros((n, STREAMS), np.int64)
+        self.descrs = np.zeros(n, np.int64)
+        self.ndims = np.full(n, -1, np.int64)
+        self.shapes = np.zeros((n, max([p.ndim for p in params] + [1])), np.int64)
+        self.sizes = np.zeros(n, np.int64)
+        self.itemsizes = np.zeros(n, np.int64)
+        members: dict = {}
+        index = 0
+        for g_index, group in enumerate(groups):
+            for param in group["params"]:
+                plan = plans.get(index)
+                if plan is not None:
+                    state, one, _, flat, buffers, dtype = plan
+                    self.table[index, 0] = _address(flat)
+                    for k, buffer in enumerate(buffers):
+                        self.table[index, 2 + k] = _address(buffer)
+                    self.descrs[index] = id(param.dtype)
+                    self.ndims[index] = param.ndim
+                    self.shapes[index, :param.ndim] = param.shape
+                    self.sizes[index], self.itemsizes[index] = param.size, param.itemsize
+                    rows, states, sizes = members.setdefault((g_index, one, dtype), ([], [], []))
+                    rows.append(index)
+                    states.append(state)
+                    sizes.append(param.size)
+                index += 1
+        self.batches = [Batch(g_index, one, dtype, *lists) for (g_index, one, dtype), lists in members.items()]
+        self.memory_starts = np.array(memory.starts, np.int64)
+        self.memory_ends = np.array(memory.ends, np.int64)
+
+    def gather(self, grads, check_finite: bool) -> tuple[int, int]:
+        """Check ``grads`` (one per parameter) with :func:`gather_gradients`."""
+        return gather_gradients(np.fromiter(map(id, grads), np.int64, self.size), _NONE, _NDARRAY,
+                                _FLOAT32_DTYPE, self.descrs, self.ndims, self.shapes, self.sizes,
+                                self.itemsizes, self.table, self.memory_starts, self.memory_ends,
+                                check_finite)
+
+
+_NONE, _NDARRAY, _FLOAT32_DTYPE = id(None), id(np.ndarray), id(np.dtype(np.float32))

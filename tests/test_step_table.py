@@ -1,0 +1,172 @@
+"""The table path of a step (adamlib._batch): one compiled call per group, same results, same refusals.
+
+Every step after the first takes the table path when nothing changed; these tests compare it
+with the general path (forced by giving the optimizer no table) and check that whatever the
+table path cannot vouch for goes to the general path, which refuses it and changes nothing.
+"""
+
+import numpy as np
+import pytest
+
+import adamlib
+from adamlib import _batch
+from adamlib._jit import PARALLEL_THRESHOLD
+
+from _family import FAMILY, IDS
+
+
+def _general_only(opt):
+    """Make ``opt`` take the general path at every step."""
+    opt._step_by_table = lambda grads: False
+    return opt
+
+
+def _model(rng, dtype=np.float32, sizes=(7, 1, 300, 33, 0, 5000)):
+    shapes = [(s,) if k % 2 else (s // 3 or 1, 3) if s % 3 == 0 and s else (s,) for k, s in enumerate(sizes)]
+    return [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+
+
+def test_this_platform_reads_array_headers():
+    # CPython on a 64-bit machine: the table path must be on, or every step is slow.
+    assert _batch.HEADER_READS
+
+
+@pytest.mark.parametrize("member", FAMILY, ids=IDS)
+def test_table_path_matches_the_general_path_bit_for_bit(member):
+    rng = np.random.default_rng(1)
+    params = _model(rng)
+    twins = [p.copy() for p in params]
+    options = {**member.oracle_base, **member.buffers}
+    fast = member.cls(params, **options)
+    slow = _general_only(member.cls(twins, **options))
+    for step in range(6):
+        grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
+        if step == 3:
+            grads[2] = None  # a parameter skips a step: the group's counts differ afterwards
+        fast.step(grads)
+        slow.step(grads)
+        for a, b in zip(params, twins):
+            np.testing.assert_array_equal(a, b)
+    assert fast._table is not None and slow._table is not None
+    for i, state in slow.state.items():
+        for key, value in state.items():
+            np.testing.assert_array_equal(fast.state[i][key], value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_group_is_cut_into_chunks_for_threads_with_the_same_result(dtype):
+    rng = np.random.default_rng(2)
+    size = PARALLEL_THRESHOLD[np.dtype(dtype).name]
+    params = [rng.standard_normal(n).astype(dtype) for n in (size // 3, 5, size, 2 * size + 7)]
+    twins = [p.copy() for p in params]
+    fast, slow = adamlib.Adam(params, lr=1e-2), _general_only(adamlib.Adam(twins, lr=1e-2))
+    for _ in range(3):
+        grads = [rng.standard_normal(p.shape).astype(dtype) for p in params]
+        fast.step(grads)
+        slow.step(grads)
+    (batch,) = fast._table.batches
+    assert batch.variant is _batch.batched(batch.kernel).parallel
+    pieces, starts, counts, chunks, _ = batch.arguments
+    assert len(chunks) > 2 and counts.sum() == sum(p.size for p in params)
+    for a, b in zip(params, twins):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_groups_and_dtypes_get_a_call_each():
+    rng = np.random.default_rng(3)
+    a, b = _model(rng, np.float32, (4, 6)), _model(rng, np.float64, (5,))
+    opt = adamlib.SGD([{"params": a + b, "lr": 0.1}, {"params": [np.ones(3)], "momentum": 0.9}], lr=0.2)
+    grads = [np.ones_like(p) for p in a + b] + [np.ones(3)]
+    opt.step(grads)
+    opt.step(grads)
+    kinds = sorted((batch.group_index, np.dtype(batch.dtype).name, batch.kernel.__name__)
+                   for batch in opt._table.batches)
+    assert kinds == [(0, "float32", "sgd"), (0, "float64", "sgd"), (1, "float64", "sgd_momentum")]
+    np.testing.assert_allclose(a[0], _model(np.random.default_rng(3), np.float32, (4,))[0] - 0.2)
+
+
+def _unusual_gradients(params):
+    """(description, gradient list) pairs that the table path must hand to the general path."""
+    good = [np.ones_like(p) for p in params]
+    big = params[2]
+    cases = {
+        "wrong dtype": np.ones(big.shape, np.float64),
+        "wrong shape": np.ones(big.size + 1, big.dtype),
+        "reshaped": np.ones(big.shape[::-1], big.dtype),
+        "transposed": np.ones(big.shape[::-1], big.dtype).T if big.ndim == 2 else np.ones(2 * big.size, big.dtype)[::2],
+        "a list": [1.0] * big.size,
+        "a subclass": np.ones(big.shape, big.dtype).view(np.ma.MaskedArray),
+        "the parameter itself": big,
+        "a view into a state buffer": None,  # filled in below
+        "not finite": np.full(big.shape, np.nan, big.dtype),
+    }
+    for name, grad in cases.items():
+        grads = list(good)
+        grads[2] = grad
+        yield name, grads
+
+
+@pytest.mark.parametrize("case", ["wrong dtype", "wrong shape", "reshaped", "transposed", "a list", "a subclass",
+                                  "the parameter itself", "a view into a state buffer", "not finite"])
+def test_what_the_table_cannot_vouch_for_is_refused_and_changes_nothing(case):
+    rng = np.random.default_rng(4)
+    params = _model(rng, np.float32, (7, 1, 300))
+    opt = adamlib.Adam(params, lr=0.1, check_finite=True)
+    good = [np.ones_like(p) for p in params]
+    opt.step(good)
+    opt.step(good)
+    assert opt._table is not None
+    grads = dict(_unusual_gradients(params))[case]
+    if case == "a view into a state buffer":
+        grads[2] = opt.state[2]["exp_avg"]
+    before = [p.copy() for p in params], {i: {k: np.copy(v) for k, v in s.items()} for i, s in opt.state.items()}
+    with pytest.raises((TypeError, ValueError, adamlib.NonFiniteGradientError)):
+        opt.step(grads)
+    for p, q in zip(params, before[0]):
+        np.testing.assert_array_equal(p, q)
+    for i, state in opt.state.items():
+        for key, value in state.items():
+            np.testing.assert_array_equal(value, before[1][i][key])
+    opt.step(good)  # and the next good step takes the table path again
+    assert opt.state[0]["step"] == 3
+
+
+def test_a_gradient_with_an_equal_but_distinct_dtype_takes_the_general_path_and_is_used():
+    params = [np.zeros(4, np.float32)]
+    opt = adamlib.SGD(params, lr=1.0)
+    opt.step([np.ones(4, np.float32)])
+    grad = np.ones(4, np.dtype(np.float32, metadata={"unit": "m"}))  # equal dtype, another object
+    assert grad.dtype == np.float32 and id(grad.dtype) != id(np.dtype(np.float32))
+    opt.step([grad])
+    np.testing.assert_array_equal(params[0], -2.0)
+
+
+def test_edits_between_steps_are_seen():
+    params = [np.zeros(3), np.zeros(2)]
+    opt = adamlib.SGD(params, lr=1.0, momentum=0.5)
+    grads = [np.ones(3), np.ones(2)]
+    opt.step(grads)
+    opt.step(grads)
+    new_buffer = np.full(3, 10.0)
+    opt.state[0]["momentum_buffer"] = new_buffer  # replaced: the next step must use it
+    opt.step(grads)
+    np.testing.assert_array_equal(new_buffer, 0.5 * 10 + 1)
+    replacement = np.zeros(2)
+    opt.param_groups[0]["params"][1] = replacement  # a new array: fresh state, updated in place
+    opt.step(grads)
+    np.testing.assert_array_equal(replacement, -1.0)
+    opt.param_groups[0]["lr"] = 0.0  # an option: the table path reads it at the next step
+    before = params[0].copy()
+    opt.step(grads)
+    np.testing.assert_array_equal(params[0], before)
+
+
+def test_named_gradients_take_the_table_path():
+    w, b = np.zeros(3), np.zeros(1)
+    opt = adamlib.SGD([("w", w), ("b", b)], lr=1.0)
+    opt.step({"b": np.ones(1), "w": np.ones(3)})
+    table = opt._table
+    opt.step({"b": np.ones(1), "w": np.full(3, 2.0)})
+    assert opt._table is table
+    np.testing.assert_array_equal(w, -3.0)
+    np.testing.assert_array_equal(b, -2.0)
