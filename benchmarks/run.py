@@ -87,12 +87,6 @@ def fits_in_memory(needed: int, what: str) -> bool:
     return False
 
 
-def stream_working_set(adam_working_set: int, description: dict) -> int:
-    """STREAM's working set for an Adam step's: the same, but at most 8 L3s once that is DRAM."""
-    l3 = description["l3_bytes"] or adam_working_set
-    return min(adam_working_set, 8 * l3)
-
-
 def cores_used(like: np.ndarray) -> int:
     """How many threads adamlib's kernels use for an array like ``like``."""
     return THREADS if stream.triad.for_array(like) is stream.triad.parallel else 1
@@ -136,7 +130,7 @@ def bench_adam(sizes, dtypes, description):
             contenders.update(numpy_contenders(p, g))
             contenders.update(torch_contenders("Adam", [p], [g], {}, impls=("fused",)))
             contenders.update(deepspeed_contenders([p], [g]))
-            loops, moved = stream.contenders(stream_working_set(working_set, description), dtype, p)
+            loops, moved = stream.contenders(working_set, dtype, p)
             contenders.update(loops)
             times = interleaved_times(contenders, rounds_for(n))
             # The roof: Adam's bytes at the best bandwidth any loop reached in any round.
