@@ -113,64 +113,62 @@ def bench_stream(description, dtype=np.float32, rounds=40):
     return rows
 
 
-def bench_adam(sizes, dtypes, description):
-    """In-place contenders and the STREAM loops, interleaved, at each size, and the roof they set."""
-    rows = []
-    for dtype in dtypes:
-        itemsize = np.dtype(dtype).itemsize
+def flat_cases(section, sizes, dtypes, arrays):
+    """``(dtype, n, param, grad, {"adamlib": step})`` for each size whose ``arrays`` arrays fit in memory."""
+    for dtype in map(np.dtype, dtypes):
         for n in sizes:
-            name = f"[adam] {np.dtype(dtype).name} n={n:.0e}"
-            working_set = 4 * n * itemsize
-            if not fits_in_memory(15 * n * itemsize, name):
+            name = f"[{section}] {dtype.name} n={n:.0e}"
+            if not fits_in_memory(arrays * n * dtype.itemsize, name):
                 continue
             log(name)
             p, g = parameter_and_gradient(n, dtype)
             opt = adamlib.Adam([p])
-            contenders = {"adamlib": lambda: opt.step([g])}
-            contenders.update(numpy_contenders(p, g))
-            contenders.update(torch_contenders("Adam", [p], [g], {}, impls=("fused",)))
-            contenders.update(deepspeed_contenders([p], [g]))
-            loops, moved = stream.contenders(working_set, dtype, p)
-            contenders.update(loops)
-            times = interleaved_times(contenders, rounds_for(n))
-            # The roof: Adam's bytes at the best bandwidth any loop reached in any round.
-            best, loop = stream.ceiling(times, moved)
-            roof = ADAM_STREAMS * n * itemsize / best
-            summary = summarise({k: v for k, v in times.items() if k not in loops})
-            summary["seconds"]["roof"], summary["quartiles"]["roof"] = roof, [roof, roof]
-            implementations = [k for k in summary["seconds"] if k != "roof"]
-            rows.append({
-                "dtype": np.dtype(dtype).name, "n": n, "working_set": working_set,
-                "threads": cores_used(p), "level": machine.level(working_set, cores_used(p), description),
-                **summary, "ceiling_GBps": best / 1e9, "ceiling_loop": loop,
-                "stream": stream.bandwidths({k: min(times[k]) for k in loops}, moved),
-                "of_roof": {k: quartiles(roof / np.asarray(times[k])) for k in implementations},
-                # A fastest round under the roof is a warning; a median under it, a wrong roof.
-                "roof_beaten_in_a_round_by": [k for k in implementations if min(times[k]) < roof],
-            })
-            if rows[-1]["roof_beaten_in_a_round_by"]:
-                log(f"  a round of {rows[-1]['roof_beaten_in_a_round_by']} was faster than the roof")
-            del opt, contenders, loops
+            yield dtype, n, p, g, {"adamlib": lambda opt=opt, g=g: opt.step([g])}
+
+
+def bench_adam(sizes, dtypes, description):
+    """In-place contenders and the STREAM loops, interleaved, at each size, and the roof they set."""
+    rows = []
+    # Memory: param and grad, two moments each for adamlib, torch and DeepSpeed, three arrays for
+    # the careful numpy version, four for the STREAM loops.
+    for dtype, n, p, g, contenders in flat_cases("adam", sizes, dtypes, arrays=15):
+        working_set = 4 * n * dtype.itemsize
+        contenders.update(numpy_contenders(p, g))
+        contenders.update(torch_contenders("Adam", [p], [g], {}, impls=("fused",)))
+        contenders.update(deepspeed_contenders([p], [g]))
+        loops, moved = stream.contenders(working_set, dtype, p)
+        contenders.update(loops)
+        times = interleaved_times(contenders, rounds_for(n))
+        # The roof: Adam's bytes at the best bandwidth any loop reached in any round.
+        best, loop = stream.ceiling(times, moved)
+        roof = ADAM_STREAMS * n * dtype.itemsize / best
+        summary = summarise({k: v for k, v in times.items() if k not in loops})
+        summary["seconds"]["roof"], summary["quartiles"]["roof"] = roof, [roof, roof]
+        implementations = [k for k in summary["seconds"] if k != "roof"]
+        rows.append({
+            "dtype": dtype.name, "n": n, "working_set": working_set,
+            "threads": cores_used(p), "level": machine.level(working_set, cores_used(p), description),
+            **summary, "ceiling_GBps": best / 1e9, "ceiling_loop": loop,
+            "stream": stream.bandwidths({k: min(times[k]) for k in loops}, moved),
+            "of_roof": {k: quartiles(roof / np.asarray(times[k])) for k in implementations},
+            # A fastest round under the roof is a warning; a median under it, a wrong roof.
+            "roof_beaten_in_a_round_by": [k for k in implementations if min(times[k]) < roof],
+        })
+        if rows[-1]["roof_beaten_in_a_round_by"]:
+            log(f"  a round of {rows[-1]['roof_beaten_in_a_round_by']} was faster than the roof")
+        del contenders, loops
     return rows
 
 
 def bench_allocating(sizes, dtypes):
     """The contenders that allocate temporaries every step, against adamlib."""
     rows = []
-    for dtype in dtypes:
-        itemsize = np.dtype(dtype).itemsize
-        for n in sizes:
-            name = f"[allocating] {np.dtype(dtype).name} n={n:.0e}"
-            if not fits_in_memory(16 * n * itemsize, name):
-                continue
-            log(name)
-            p, g = parameter_and_gradient(n, dtype)
-            opt = adamlib.Adam([p])
-            contenders = {"adamlib": lambda: opt.step([g])}
-            contenders.update(numpy_contenders(p, g, which=("numpy_naive",)))
-            contenders.update(torch_contenders("Adam", [p], [g], {}, impls=("forloop", "foreach")))
-            rows.append({"dtype": np.dtype(dtype).name, "n": n, **measure(contenders, rounds_for(n))})
-            del opt, contenders
+    # Memory: param, grad and adamlib's moments; moments and temporaries of the other three.
+    for dtype, n, p, g, contenders in flat_cases("allocating", sizes, dtypes, arrays=16):
+        contenders.update(numpy_contenders(p, g, which=("numpy_naive",)))
+        contenders.update(torch_contenders("Adam", [p], [g], {}, impls=("forloop", "foreach")))
+        rows.append({"dtype": dtype.name, "n": n, **measure(contenders, rounds_for(n))})
+        del contenders
     return rows
 
 
