@@ -35,7 +35,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert [row["arrays"] for row in arrays["rows"]] == [1, 10, 30]
     assert {"adamlib", "one_call_per_array"} <= set(arrays["fit"])
     assert "adamlib_one_flat_array" in results["small_model"]["seconds"]
-    assert "Adam step, one flat array" in done.stdout and "Bandwidth, STREAM loops" in done.stdout
+    assert "Adam step, one flat array" in done.stdout and "Bandwidth, best round of each loop" in done.stdout
     assert "[adam]" in done.stderr and "(load " in done.stderr  # progress, with the load, while it runs
 
 
