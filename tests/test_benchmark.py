@@ -16,10 +16,44 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
                           capture_output=True, text=True, timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())
-    assert {"adam", "algorithms", "model", "threshold", "startup", "machine"} <= set(results)
+    assert {"machine", "stream", "adam", "allocating", "algorithms", "arrays", "small_model", "model",
+            "threshold", "startup", "load"} <= set(results)
+    machine = results["machine"]
+    assert machine["l3_bytes"] and machine["bandwidth_GBps"] > 0 and machine["caches"]
+    assert {row["level"] for row in results["stream"]} == {"L2", "L3", "DRAM"}
     assert {row["dtype"] for row in results["adam"]} == {"float32", "float64"}
     for row in results["adam"]:
-        assert {"adamlib", "roof", "numpy"} <= set(row["seconds"])
+        assert {"adamlib", "roof", "numpy_careful"} <= set(row["seconds"])
         assert all(s > 0 for s in row["seconds"].values())
-    assert "Adam step, one flat array" in done.stdout
-    assert "[adam]" in done.stderr  # progress is shown while it runs
+        q1, median, q3 = row["ratio"]["numpy_careful"]
+        assert q1 <= median <= q3
+        assert row["seconds"]["roof"] == 7 * row["n"] * {"float32": 4, "float64": 8}[row["dtype"]] / (
+            row["ceiling_GBps"] * 1e9)
+        assert {"copy", "scale", "add", "triad"} <= set(row["stream"])
+    assert all("numpy_naive" in row["seconds"] for row in results["allocating"])
+    arrays = results["arrays"]
+    assert [row["arrays"] for row in arrays["rows"]] == [1, 10, 30]
+    assert {"adamlib", "one_call_per_array"} <= set(arrays["fit"])
+    assert "adamlib_one_flat_array" in results["small_model"]["seconds"]
+    assert "Adam step, one flat array" in done.stdout and "Bandwidth, best round of each loop" in done.stdout
+    assert "[adam]" in done.stderr and "(load " in done.stderr  # progress, with the load, while it runs
+
+
+def test_careful_numpy_adam_is_the_straightforward_one():
+    """The two numpy baselines compute the same step (the careful one only avoids temporaries)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from numpy_adam import CarefulNumpyAdam, NaiveNumpyAdam
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(1000)
+    p1, p2, grad = start.copy(), start.copy(), rng.standard_normal(1000)
+    naive, careful = NaiveNumpyAdam(p1, grad, lr=0.1), CarefulNumpyAdam(p2, grad, lr=0.1)
+    for _ in range(3):
+        naive.step()
+        careful.step()
+    np.testing.assert_allclose(p2, p1, rtol=1e-12, atol=1e-15)
+    assert np.all(np.abs(p1 - start) > 0.1)  # three steps of lr = 0.1 moved every coordinate

@@ -1,0 +1,106 @@
+"""Steps over lists of arrays: the cost of each array, a small model, a model-shaped list.
+
+A model's parameters are many arrays, most of them small, and a step that pays a fixed cost
+per array (a Python loop, one compiled call each) loses to one that handles a whole group at
+once. Sections:
+
+``arrays``       step time against the number of arrays at a fixed total size; the slope of a
+                 straight-line fit is the cost of one more array. "Before" is the step as it
+                 was: one compiled kernel call per array through :class:`adamlib._jit.Kernel`.
+``small_model``  about 50 arrays of 10⁵ elements in all, shaped like a small network, against
+                 one flat array of the same total and against torch and DeepSpeed.
+``model``        about 200 arrays, 10⁷ elements in all (the large-model case).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import adamlib
+from peers import deepspeed_contenders, torch_contenders
+from timing import measure
+
+
+def model_shapes(count=200, total=10**7, smallest=64, largest=10**6, seed=0) -> list[int]:
+    """Array sizes spread log-uniformly between ``smallest`` and ``largest``, about ``total`` in all."""
+    rng = np.random.default_rng(seed)
+    sizes = np.exp(rng.uniform(np.log(smallest), np.log(largest), count))
+    sizes *= total / sizes.sum()
+    return [int(min(max(s, smallest), largest)) for s in sizes]
+
+
+def equal_shapes(count: int, total: int) -> list[int]:
+    """``count`` sizes that differ by at most one and add up to ``total``."""
+    return [total // count + (k < total % count) for k in range(count)]
+
+
+def arrays_of(sizes, dtype, seed=0):
+    """Random parameters and gradients with the given sizes."""
+    rng = np.random.default_rng(seed)
+    return ([rng.standard_normal(s).astype(dtype) for s in sizes],
+            [rng.standard_normal(s).astype(dtype) for s in sizes])
+
+
+def one_call_per_array(opt, grads):
+    """The step as it was before the multi-array core: one compiled Adam kernel call per array.
+
+    Each call goes through :class:`adamlib._jit.Kernel`, which picks the serial or threaded
+    variant by the array's size, exactly as the old step did; only the arithmetic of the
+    scalars (done once here, every step there) is left out, so this is a lower bound of the
+    old step's time. Like :meth:`adamlib.Optimizer.kernel_calls` it does not advance the step
+    count.
+    """
+    calls = opt.kernel_calls(grads)
+
+    def step():
+        for kernel, args in calls:
+            kernel(*args)
+
+    return step
+
+
+def contenders_for(params, grads, dtype, flat_too=False) -> dict:
+    """adamlib's list step and the old per-array calls, torch fused/foreach, DeepSpeed."""
+    opt = adamlib.Adam(params)
+    opt.step(grads)
+    contenders = {"adamlib": lambda: opt.step(grads), "one_call_per_array": one_call_per_array(opt, grads)}
+    if flat_too:
+        total = sum(p.size for p in params)
+        (flat,), (flat_grad,) = arrays_of([total], dtype)
+        flat_opt = adamlib.Adam([flat])
+        contenders["adamlib_one_flat_array"] = lambda: flat_opt.step([flat_grad])
+    contenders.update(torch_contenders("Adam", params, grads, {}, impls=("foreach", "fused")))
+    contenders.update(deepspeed_contenders(params, grads))
+    return contenders
+
+
+def fit_line(counts, seconds) -> dict:
+    """Least-squares ``seconds = fixed + per_array · count``, in microseconds."""
+    per_array, fixed = np.polyfit(np.asarray(counts, float), np.asarray(seconds, float), 1)
+    return {"per_array_us": float(per_array * 1e6), "fixed_us": float(fixed * 1e6)}
+
+
+def bench_arrays(counts=(1, 3, 10, 30, 100, 300, 1000), total=10**5, dtype=np.float32, rounds=100,
+                 fit_from=10) -> dict:
+    """Step time against the number of arrays at a fixed total; fitted for counts ≥ ``fit_from``.
+
+    Below about 10 arrays, each holds more than the parallel threshold and the step runs on all
+    threads; from there on every array is stepped serially, and the time grows in a straight
+    line whose slope is the cost of one array.
+    """
+    rows = []
+    for count in counts:
+        params, grads = arrays_of(equal_shapes(count, total), dtype)
+        rows.append({"arrays": count, **measure(contenders_for(params, grads, dtype), rounds, budget=8.0)})
+    fitted = [r for r in rows if r["arrays"] >= fit_from]
+    fits = {who: fit_line([r["arrays"] for r in fitted], [r["seconds"][who] for r in fitted])
+            for who in rows[0]["seconds"]} if len(fitted) >= 2 else {}
+    return {"total": total, "dtype": np.dtype(dtype).name, "fit_from": fit_from, "rows": rows, "fit": fits}
+
+
+def bench_list(sizes, dtype=np.float32, rounds=200, budget=20.0) -> dict:
+    """One list of arrays of the given sizes: all contenders, plus one flat array of the same total."""
+    params, grads = arrays_of(sizes, dtype)
+    return {"arrays": len(sizes), "elements": int(sum(sizes)), "dtype": np.dtype(dtype).name,
+            "smallest": int(min(sizes)), "largest": int(max(sizes)),
+            **measure(contenders_for(params, grads, dtype, flat_too=True), rounds, budget=budget)}

@@ -1,0 +1,64 @@
+"""Interleaved timing: every contender once per round, medians and quartiles, ratios per round.
+
+On a shared machine the speed of everything drifts with the load. Timing the contenders
+round-robin — one call of each, then the next round — exposes all of them to the same drift,
+and a ratio taken *within* a round (contender time / reference time) cancels most of it. So
+every cell reports the median and the interquartile range of its times, and every ratio is the
+median (and quartiles) of the per-round ratios, not a ratio of medians.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: float = 40.0) -> dict:
+    """``{name: [seconds of each round]}``, the contenders called round-robin.
+
+    Stops early (after at least 3 rounds) once ``budget`` seconds have passed.
+    """
+    for _ in range(warmup):
+        for fn in contenders.values():
+            fn()
+    times = {name: [] for name in contenders}
+    start = time.perf_counter()
+    for r in range(rounds):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        if r >= 2 and time.perf_counter() - start > budget:
+            break
+    return times
+
+
+def quartiles(values) -> list[float]:
+    """``[q1, median, q3]`` of ``values``."""
+    return [float(q) for q in np.percentile(np.asarray(values, float), [25, 50, 75])]
+
+
+def summarise(times: dict, reference: str | None = "adamlib") -> dict:
+    """Medians, quartiles and per-round ratios of :func:`interleaved_times`' output.
+
+    ``ratio[name]`` is ``[q1, median, q3]`` of *name's time / reference's time* over the rounds:
+    above 1 means the reference was faster.
+    """
+    out = {"seconds": {k: quartiles(ts)[1] for k, ts in times.items()},
+           "quartiles": {k: quartiles(ts)[::2] for k, ts in times.items()},
+           "rounds": len(next(iter(times.values())))}
+    if reference is not None and reference in times:
+        ref = np.asarray(times[reference])
+        out["ratio"] = {k: quartiles(np.asarray(ts) / ref) for k, ts in times.items() if k != reference}
+    return out
+
+
+def measure(contenders: dict, rounds: int, reference: str | None = "adamlib", **options) -> dict:
+    """:func:`summarise` of :func:`interleaved_times` (``options`` go to the latter)."""
+    return summarise(interleaved_times(contenders, rounds, **options), reference)
+
+
+def rounds_for(n: int) -> int:
+    """Enough rounds for a stable median: many for small arrays, at least 9 for the largest."""
+    return int(min(300, max(9, 3e8 / max(n, 1) / 10)))
