@@ -15,8 +15,8 @@ step's compiled gradient check). The choices made here:
   the array size, because starting threads costs microseconds that small arrays cannot repay.
 
 Internal API used outside the package, kept stable for the benchmarks, tests and chapters:
-:func:`kernel` (``benchmarks/run.py`` compiles its memory-traffic "roof" with it, so that the
-roof gets exactly the kernels' compile options), :class:`Kernel` with its ``serial``,
+:func:`kernel` (``benchmarks/stream.py`` compiles its STREAM bandwidth loops with it, so that
+the measured ceiling gets exactly the kernels' compile options), :class:`Kernel` with its ``serial``,
 ``parallel`` and ``scalars`` attributes and :meth:`Kernel.llvm_ir`, :data:`FASTMATH` and
 :data:`PARALLEL_THRESHOLD`. The optimizers expose the calls a step makes through
 :meth:`adamlib.Optimizer.kernel_calls`.
