@@ -20,7 +20,7 @@ MATHJAX         := $(MATHJAX_DIR)/.version-$(MATHJAX_VERSION)
 
 .PHONY: venv book mathjax serve test bench mutate clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml book/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt

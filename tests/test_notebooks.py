@@ -121,6 +121,10 @@ def test_colab_setup_cell_fetches_the_configured_repository(path):
     first = code_cells(load(path))[0]
     assert "google.colab" in source(first) and f'"{repository}"' in source(first)
     assert "remove-cell" in first["metadata"].get("tags", []), "the set-up cell is not part of the page"
+    if any(re.search(r"^\s*(from|import) explorable\b", source(c), re.M) for c in code_cells(load(path))):
+        assert 'f"{checkout}/book"' in source(first), (
+            "the chapter imports explorable: its Colab cell must install the book's package too"
+        )
 
 
 def test_every_bibliography_entry_links_to_the_work():
