@@ -27,6 +27,7 @@ EXPLORABLES = [
     # (page, explorable name)
     ("chapters/02-ema", "ema-decay"),
     ("chapters/07-amsgrad", "amsgrad-beta2"),
+    ("chapters/10-schedules", "schedule-designer"),
 ]
 
 
