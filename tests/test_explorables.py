@@ -26,6 +26,7 @@ from explorable import _pack  # noqa: E402
 EXPLORABLES = [
     # (page, explorable name)
     ("chapters/02-ema", "ema-decay"),
+    ("chapters/06-adam", "adam-and-ancestors"),
     ("chapters/07-amsgrad", "amsgrad-beta2"),
     ("chapters/10-schedules", "schedule-designer"),
 ]
