@@ -1,7 +1,7 @@
 """Explorable figures (``book/explorable``): the package's own checks, then each explorable on
 the built site driven in headless Chromium.
 
-One row of ``EXPLORABLES`` per explorable: the page it is on and its name. For each, on the
+One row of ``EXPLORABLES`` per explorable: its page, its name and its sliders. For each, on the
 built site: the static figure is in the page's HTML (what a reader without JavaScript sees),
 inside a numbered figure with a caption; the script wakes the sliders; moving each slider to
 either end changes what is drawn (the SVG path data and text) and the value shown beside it;
@@ -24,11 +24,13 @@ explorable = require("explorable")
 from explorable import _pack  # noqa: E402
 
 EXPLORABLES = [
-    # (page, explorable name)
-    ("chapters/02-ema", "ema-decay"),
-    ("chapters/06-adam", "adam-and-ancestors"),
-    ("chapters/07-amsgrad", "amsgrad-beta2"),
-    ("chapters/10-schedules", "schedule-designer"),
+    # (page, explorable name, the labels of its sliders)
+    ("chapters/02-ema", "ema-decay", ["β"]),
+    ("chapters/03-momentum", "heavy-ball", ["step size α", "momentum μ"]),
+    ("chapters/05-bias-correction", "bias-correction", ["β₁", "β₂"]),
+    ("chapters/06-adam", "adam-and-ancestors", ["α", "β₁", "β₂"]),
+    ("chapters/07-amsgrad", "amsgrad-beta2", ["β₂"]),
+    ("chapters/10-schedules", "schedule-designer", ["warm-up", "peak α", "decay"]),
 ]
 
 
@@ -70,6 +72,19 @@ def small_figure(**slider):
     return figure
 
 
+def test_repeats_are_left_out_and_repeated_frames_stored_once():
+    points = np.array([[0.0, 0.0], [0.1, 0.2], [5.0, 5.0], [5.0, 5.0], [9.0, 9.0]])
+    breaks = np.array([True, False, False, True, False])
+    kept, kept_breaks = _pack.drop_repeats(points, breaks)
+    np.testing.assert_array_equal(kept, points[[0, 2, 3, 4]])  # a break is never dropped
+    assert kept_breaks.tolist() == [True, False, True, False]
+    figure = small_figure()
+    figure.panels[0].line(lambda b: ([1, 20], [0.01, 0.01]))  # the same in every frame
+    entry = figure.frames()[-1]
+    assert len(entry["frames"]) == 1 and entry["index"] == [0] * 10
+    assert "index" not in figure.frames()[0]
+
+
 def test_output_is_deterministic_and_carries_its_parts():
     html = small_figure().html()
     assert html == small_figure().html()
@@ -94,8 +109,8 @@ def test_bad_input_is_refused_by_name():
 
 def test_a_figure_over_budget_is_refused():
     figure = small_figure()
-    many = np.linspace(0, 20, 20_000)
-    figure.panels[0].line(lambda b: (many, np.full_like(many, 0.1) * (1 + np.sin(many * b))))
+    many = np.linspace(0, 20, 20_000)  # a zigzag: no point repeats the one before
+    figure.panels[0].line(lambda b: (many, b * (0.1 + 0.5 * (np.arange(many.size) % 2))))
     with pytest.raises(ValueError, match="over the 400,000-byte budget"):
         figure.html()
 
@@ -129,11 +144,11 @@ def static_drawing(fragment: str) -> list[str]:
     return [drawn[k] for k in sorted(drawn)]
 
 
-@pytest.mark.parametrize("docname", sorted({page for page, _ in EXPLORABLES}))
+@pytest.mark.parametrize("docname", sorted({page for page, _, _ in EXPLORABLES}))
 def test_page_weight_of_explorables_within_budget(site_url, docname):
     body = fetch(site_url + docname + ".html")
     assert body, f"{docname} is not in the built site"
-    names = [name for page, name in EXPLORABLES if page == docname]
+    names = [name for page, name, _ in EXPLORABLES if page == docname]
     added = sum(len(explorable_html(body, name).encode("utf-8")) for name in names)
     assert added <= explorable.BUDGET_BYTES, (
         f"{docname}: its explorables add {added:,} bytes, over the "
@@ -141,8 +156,8 @@ def test_page_weight_of_explorables_within_budget(site_url, docname):
     )
 
 
-@pytest.mark.parametrize("docname, name", EXPLORABLES, ids=[n for _, n in EXPLORABLES])
-def test_explorable_moves_on_the_site(new_page, site_url, docname, name):
+@pytest.mark.parametrize("docname, name, labels", EXPLORABLES, ids=[n for _, n, _ in EXPLORABLES])
+def test_explorable_moves_on_the_site(new_page, site_url, docname, name, labels):
     body = fetch(site_url + docname + ".html")
     assert body, f"{docname} is not in the built site"
     fragment = explorable_html(body, name)
@@ -162,7 +177,7 @@ def test_explorable_moves_on_the_site(new_page, site_url, docname, name):
     root.scroll_into_view_if_needed()
     assert root.get_attribute("data-live") == "1", f"{name}: the script did not start"
     sliders = root.locator('input[type="range"]')
-    assert sliders.count() >= 1
+    assert [sliders.nth(k).get_attribute("aria-label") for k in range(sliders.count())] == labels
     assert root.evaluate(DRAWN) == static, f"{name}: the page does not show the static figure"
     for k in range(sliders.count()):
         slider = sliders.nth(k)

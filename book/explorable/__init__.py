@@ -160,16 +160,28 @@ class Explorable:
             grid = self.grid()
             self._frames = []
             for panel, _, layer in self._moving():
-                entry = {"kind": layer.kind,
-                         "frames": [panel.pack(layer, layer.data(*values)) for values in grid]}
+                frames = [panel.pack(layer, layer.data(*values)) for values in grid]
+                entry = {"kind": layer.kind, "frames": frames}
+                # A layer that follows only some sliders repeats its frames: store each distinct
+                # frame once, and the frame order as indices into them.
+                distinct = list(dict.fromkeys(frames))
+                if len(distinct) < len(frames) // 2:
+                    position = {frame: k for k, frame in enumerate(distinct)}
+                    entry = {"kind": layer.kind, "frames": distinct,
+                             "index": [position[frame] for frame in frames]}
                 if layer.kind == "bars":
                     entry["base"] = panel.baseline()
                 self._frames.append(entry)
         return self._frames
 
+    def frame(self, number: int, layer: int) -> str:
+        """The packed data of moving layer ``layer`` in frame ``number`` (see frames())."""
+        entry = self.frames()[layer]
+        return entry["frames"][entry["index"][number] if "index" in entry else number]
+
     def svg(self) -> str:
         """The figure at the default slider values: the static fallback, and the live figure."""
-        frames, default = self.frames(), self.default_frame()
+        default = self.default_frame()
         ids: dict[tuple[int, int], int] = {}
         for number, (panel, n, _) in enumerate(self._moving()):
             ids[id(panel), n] = number
@@ -187,7 +199,7 @@ class Explorable:
         for k, panel in enumerate(self.panels):
             layer_ids = {n: ids[id(panel), n] for n in range(len(panel.layers))
                          if (id(panel), n) in ids}
-            first = {n: frames[number]["frames"][default] for n, number in layer_ids.items()}
+            first = {n: self.frame(default, number) for n, number in layer_ids.items()}
             parts.append(panel.svg(f"{self.id}-clip{k}", layer_ids, first))
         parts.append("</svg>")
         return "".join(parts)

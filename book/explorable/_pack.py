@@ -94,6 +94,15 @@ def clip_polyline(points: np.ndarray, box: tuple[float, float, float, float]):
     return both[keep], breaks[keep]
 
 
+def drop_repeats(points: np.ndarray, breaks: np.ndarray):
+    """Leave out each point of a line that rounds to the same half pixel as the one before
+    (a converged iteration adds nothing to see, and costs four characters a step)."""
+    half = np.rint(np.asarray(points, dtype=float) * 2)
+    repeat = np.zeros(len(half), dtype=bool)
+    repeat[1:] = (half[1:] == half[:-1]).all(axis=1) & ~np.asarray(breaks, dtype=bool)[1:]
+    return points[~repeat], breaks[~repeat]
+
+
 def inside(points: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     """Which points (finite ones) lie in the box (left, top, right, bottom)."""
     p = np.asarray(points, dtype=float).reshape(-1, 2)

@@ -152,7 +152,7 @@ class Panel:
         self._check_xy(data, layer.kind)
         points = self.pixels(*data)
         if layer.kind == "line":
-            return _pack.pack(*_pack.clip_polyline(points, self.box()))
+            return _pack.pack(*_pack.drop_repeats(*_pack.clip_polyline(points, self.box())))
         if layer.kind == "bars":  # every bar whose x is in the box, its height clipped to it
             with np.errstate(invalid="ignore"):
                 keep = (np.isfinite(points).all(axis=1) & (points[:, 0] >= self.left)

@@ -54,7 +54,8 @@
         outputs[k].textContent = spec.labels[k][i];
       }
       for (var n = 0; n < spec.layers.length; n++) {
-        var layer = spec.layers[n], value = layer.frames[frame];
+        var layer = spec.layers[n];
+        var value = layer.frames[layer.index ? layer.index[frame] : frame];
         if (layer.kind === "text") layers[n].textContent = value;
         else layers[n].setAttribute("d", pathData(layer.kind, value, layer.base));
       }
