@@ -17,11 +17,13 @@ import re
 import numpy as np
 import pytest
 
-from conftest import require
 from test_site import fetch, new_page, open_page, site_url, browser  # noqa: F401 (fixtures)
 
-explorable = require("explorable")
-from explorable import _pack  # noqa: E402
+try:
+    import explorable
+    from explorable import _pack
+except ImportError as exc:  # a dependency of the book, not an optional one
+    raise ImportError("the book's package is missing: `pip install -e ./book` (make does)") from exc
 
 EXPLORABLES = [
     # (page, explorable name, the labels of its sliders)
@@ -89,7 +91,7 @@ def test_output_is_deterministic_and_carries_its_parts():
     html = small_figure().html()
     assert html == small_figure().html()
     assert html.count('id="explorable-test-figure"') == 1
-    assert '<svg' in html and 'data-layer="0"' in html and 'data-layer="1"' in html
+    assert html.count("<svg") == 1 and 'data-layer="0"' in html and 'data-layer="1"' in html
     assert 'type="range" min="0" max="9" step="1" value="8" disabled' in html
     assert explorable.player_script() in html
     assert "β = 0.90" in html  # the static figure is drawn at the default value
@@ -115,6 +117,27 @@ def test_a_figure_over_budget_is_refused():
         figure.html()
 
 
+def test_two_views_of_one_output_move_independently(browser):
+    """JupyterLab can show one output twice (a second view of it), ids and all: each copy's
+    script wires its own figure."""
+    html = small_figure().html()
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_content(f"<!doctype html><html><body>{html}{html}</body></html>")
+    roots = page.locator(".explorable")
+    assert roots.count() == 2
+    assert [roots.nth(k).get_attribute("data-live") for k in range(2)] == ["1", "1"]
+    before = [roots.nth(k).evaluate(DRAWN) for k in range(2)]
+    roots.nth(1).locator('input[type="range"]').evaluate(
+        "el => { el.value = 0; el.dispatchEvent(new Event('input')); }")
+    after = [roots.nth(k).evaluate(DRAWN) for k in range(2)]
+    assert after[0] == before[0] and after[1] != before[1]
+    assert after[1][-1] == "β = 0.50"  # the text layer of the first frame
+    assert not errors, errors
+    page.close()
+
+
 # --------------------------------------------------------------------------------------------
 # On the built site
 
@@ -126,7 +149,7 @@ SHOWN = "(root) => [...root.querySelectorAll('output')].map(o => o.textContent)"
 def explorable_html(body: str, name: str) -> str:
     """The explorable's whole output as it stands in the page's HTML."""
     start = body.find(f'<div class="explorable tex2jax_ignore" id="explorable-{name}"')
-    end_marker = f'explorableShow("explorable-{name}");</script></div>'
+    end_marker = f'explorableShow("explorable-{name}", document.currentScript);</script></div>'
     end = body.find(end_marker, start)
     assert start >= 0 and end >= 0, f"explorable {name!r} is not in the page's HTML"
     return body[start:end + len(end_marker)]
@@ -163,7 +186,7 @@ def test_explorable_moves_on_the_site(new_page, site_url, docname, name, labels)
     fragment = explorable_html(body, name)
     static = static_drawing(fragment)
     assert static and all(static), f"{name}: the static figure draws nothing"
-    assert fragment.count("<svg") == 1 and "role=\"img\"" in fragment
+    assert "<svg" in fragment and 'role="img"' in fragment
     # Inside a numbered figure whose caption says what to do.
     figure = re.search(r'<figure[^>]*>(?:(?!</figure>).)*?id="explorable-' + name
                        + r'"(?:(?!</figure>).)*<figcaption>(.*?)</figcaption>', body, re.S)
@@ -195,3 +218,20 @@ def test_explorable_moves_on_the_site(new_page, site_url, docname, name, labels)
         f"{name}: back at the defaults the script draws something else than the static figure"
     )
     assert not page.log.console_errors, "console errors:\n" + "\n".join(page.log.console_errors)
+
+
+PANEL_SCALES = """(root) => [...root.querySelectorAll('svg')].map(svg =>
+    svg.getBoundingClientRect().width / svg.viewBox.baseVal.width)"""
+
+
+@pytest.mark.parametrize("docname, name", [(p, n) for p, n, _ in EXPLORABLES],
+                         ids=[n for _, n, _ in EXPLORABLES])
+def test_explorable_is_readable_on_a_phone(new_page, site_url, docname, name):
+    """At 390 px the panels stack one under the other instead of shrinking: each is drawn at
+    no less than 85 % of its size (its 12 px labels stay at least 10 px)."""
+    from test_site import SCREENS
+
+    page = new_page(SCREENS["phone"])
+    open_page(page, site_url + docname + ".html")
+    scales = page.locator(f"#explorable-{name}").evaluate(PANEL_SCALES)
+    assert scales and min(scales) >= 0.85, f"{name}: panels drawn at {scales} of their size"

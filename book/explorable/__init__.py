@@ -37,7 +37,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ._pack import path_data  # noqa: F401 (re-exported for the browser tests)
 from ._panel import Panel
 
 __all__ = ["Explorable", "Slider", "Panel", "BUDGET_BYTES", "player_script"]
@@ -96,7 +95,8 @@ class Explorable:
     alt : str
         What the figure shows, for screen readers (the SVG's ``aria-label``).
     columns : int, default 1
-        Panels are laid out left to right in this many columns.
+        How many panels share the figure's width, side by side; each panel is its own SVG,
+        so on a narrow screen they stack instead of shrinking.
     height : float, default 220
         Height of each panel's plotting area, in pixels of the figure (its width is 680 px, the
         width of the book's text column, so the figure is drawn at the size it is shown).
@@ -123,15 +123,11 @@ class Explorable:
     def panel(self, *, x, y, aspect: str | None = None, **options) -> Panel:
         """A new panel (see :class:`explorable.Panel` for the options); ``aspect="equal"``
         widens the y range about its middle so that a unit is as long on both axes."""
-        k = len(self.panels)
-        cell = self.WIDTH / self.columns
-        left = (k % self.columns) * cell + self.LEFT
-        top = (k // self.columns) * (self.height + self.TOP + self.BOTTOM) + self.TOP
-        width = cell - self.LEFT - self.RIGHT
+        width = self.WIDTH / self.columns - self.LEFT - self.RIGHT
         if aspect == "equal":
             middle, half = (y[0] + y[1]) / 2, (x[1] - x[0]) / 2 * self.height / width
             y = (middle - half, middle + half)
-        panel = Panel(x=tuple(x), y=tuple(y), left=left, top=top, width=width,
+        panel = Panel(x=tuple(x), y=tuple(y), left=self.LEFT, top=self.TOP, width=width,
                       height=self.height, **options)
         self.panels.append(panel)
         self._frames = None
@@ -180,28 +176,34 @@ class Explorable:
         return entry["frames"][entry["index"][number] if "index" in entry else number]
 
     def svg(self) -> str:
-        """The figure at the default slider values: the static fallback, and the live figure."""
+        """The figure at the default slider values: the static fallback, and the live figure.
+
+        One SVG per panel, drawn at the size it is shown: side by side where the page is as
+        wide as the figure, one under the other on a phone (their text stays readable).
+        """
         default = self.default_frame()
         ids: dict[tuple[int, int], int] = {}
         for number, (panel, n, _) in enumerate(self._moving()):
             ids[id(panel), n] = number
-        rows = -(-len(self.panels) // self.columns)
-        height = rows * (self.height + self.TOP + self.BOTTOM)
-        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.WIDTH} {height:g}" '
-                 f'width="100%" role="img" aria-label="{escape(self.alt)}" '
-                 f'font-family="{FONT}" font-size="12" style="display:block;height:auto">'
-                 f"<title>{escape(self.alt)}</title><defs>"]
-        for k, panel in enumerate(self.panels):
-            parts.append(f'<clipPath id="{self.id}-clip{k}"><rect x="{panel.left:g}" '
-                         f'y="{panel.top:g}" width="{panel.width:g}" height="{panel.height:g}"/>'
-                         "</clipPath>")
-        parts.append("</defs>")
+        cell_width = self.WIDTH / self.columns
+        cell_height = self.height + self.TOP + self.BOTTOM
+        parts = [f'<div role="img" aria-label="{escape(self.alt)}" '
+                 'style="display:flex;flex-wrap:wrap;justify-content:center">']
         for k, panel in enumerate(self.panels):
             layer_ids = {n: ids[id(panel), n] for n in range(len(panel.layers))
                          if (id(panel), n) in ids}
             first = {n: self.frame(default, number) for n, number in layer_ids.items()}
-            parts.append(panel.svg(f"{self.id}-clip{k}", layer_ids, first))
-        parts.append("</svg>")
+            clip = f"{self.id}-clip{k}"
+            parts.append(
+                f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {cell_width:g} '
+                f'{cell_height:g}" width="100%" aria-hidden="true" font-family="{FONT}" '
+                f'font-size="12" style="flex:1 1 {0.85 * cell_width:g}px;'
+                f'max-width:{cell_width:g}px;height:auto">'
+                f'<defs><clipPath id="{clip}"><rect x="{panel.left:g}" y="{panel.top:g}" '
+                f'width="{panel.width:g}" height="{panel.height:g}"/></clipPath></defs>'
+                + panel.svg(clip, layer_ids, first) + "</svg>"
+            )
+        parts.append("</div>")
         return "".join(parts)
 
     def html(self) -> str:
@@ -228,7 +230,8 @@ class Explorable:
             + '<div class="explorable-controls" style="font-size:15px;padding:4px 0 0 8px">'
             + "".join(controls) + "</div>"
             + f'<script type="application/json">{data}</script>'
-            + f'<script>{player_script()}explorableShow("{self.id}");</script></div>'
+            + f'<script>{player_script()}explorableShow("{self.id}", document.currentScript);'
+            + "</script></div>"
         )
         size = len(html.encode("utf-8"))
         if size > BUDGET_BYTES:

@@ -37,8 +37,10 @@
     return d;
   }
 
-  window.explorableShow = function (id) {
-    var root = document.getElementById(id);
+  // The figure is the element around the calling script (JupyterLab may show one output in
+  // several views, each with its own copy of the same id), or else the element with that id.
+  window.explorableShow = function (id, script) {
+    var root = (script && script.parentNode) || document.getElementById(id);
     if (!root || root.getAttribute("data-live")) return;
     root.setAttribute("data-live", "1");
     var spec = JSON.parse(root.querySelector("script[type='application/json']").textContent);
