@@ -30,6 +30,9 @@ EXPLORABLES = [
     ("chapters/02-ema", "ema-decay", ["β"]),
     ("chapters/03-momentum", "heavy-ball", ["step size α", "momentum μ"]),
     ("chapters/05-bias-correction", "bias-correction", ["β₁", "β₂"]),
+    ("chapters/06-adam", "adam-and-ancestors", ["α", "β₁", "β₂"]),
+    ("chapters/07-amsgrad", "amsgrad-beta2", ["β₂"]),
+    ("chapters/10-schedules", "schedule-designer", ["warm-up", "peak α", "decay"]),
 ]
 
 
