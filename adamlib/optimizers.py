@@ -4,7 +4,7 @@ Each class validates its hyperparameters, declares its per-parameter state (kept
 parameter's own dtype) and which option asks for which optional buffer, and names the fused
 kernel from :mod:`adamlib._kernels` that updates a parameter, with the kernel's named tuple of
 scalars for each step, cast to the parameter's dtype. Symbols follow the notation table of
-:mod:`adamlib`. :class:`Adafactor`, whose state is not shaped like its parameters, lives in
+:mod:`adamlib`. :class:`~adamlib.Adafactor`, whose state is not shaped like its parameters, lives in
 its own module and is re-exported here.
 """
 
