@@ -15,14 +15,15 @@ per group (per kernel and dtype) instead, over a table of memory addresses:
   address into the table. It answers "all as expected" or the position of the first gradient
   it cannot vouch for; the optimizer then takes its general path, which checks everything in
   Python and raises the error, or handles what is merely unusual. So the fast path never
-  accepts anything the general path would refuse. At import, the header offsets are checked
-  against numpy's own answers on probe arrays; if any differs (another Python implementation,
+  accepts anything the general path would refuse. When the first table is built, the header
+  offsets are checked against numpy's own answers on probe arrays; if any differs (another Python implementation,
   a free-threaded build), :func:`header_reads` is False and every step takes the general path.
 * :func:`batched` turns a kernel over flat arrays into a kernel over the table: it cuts the
   concatenation of a group's arrays into equal chunks (one per thread when the group is large,
   :data:`~adamlib._jit.PARALLEL_THRESHOLD`; a single serial pass otherwise) and calls the
-  serial kernel on each piece. The kernels are elementwise, so the pieces give exactly the
-  elements the one-array kernel gives.
+  serial kernel on each piece. Only elementwise kernels are batched (each piece then gives
+  exactly the elements the one-array kernel gives); the step calls the others (Adafactor's)
+  once per parameter.
 """
 
 from __future__ import annotations
