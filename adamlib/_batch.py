@@ -9,15 +9,21 @@ per group (per kernel and dtype) instead, over a table of memory addresses:
   buffers (taken when the optimizer plans the parameter, and dropped with the plan whenever a
   parameter, its state or an option that decides the state changes), plus what its gradient
   must look like: dtype, shape, C order, and no memory shared with any parameter or state.
-* :func:`gather_gradients` checks every gradient of a step against that, in compiled code, by
-  reading numpy's array header (``PyArrayObject_fields``: data pointer, ``nd``, dimensions,
-  dtype and flags, at the offsets of numpy's public C struct), and writes each gradient's
-  address into the table. It answers "all as expected" or the position of the first gradient
-  it cannot vouch for; the optimizer then takes its general path, which checks everything in
-  Python and raises the error, or handles what is merely unusual. So the fast path never
-  accepts anything the general path would refuse. When the first table is built, the header
-  offsets are checked against numpy's own answers on probe arrays; if any differs (another Python implementation,
-  a free-threaded build), :func:`header_reads` is False and every step takes the general path.
+* :func:`gather_gradients` checks, in one compiled call holding the GIL, that each group's
+  ``params`` list still holds the table's arrays, and every gradient of the step against the
+  table. It reads CPython's list and tuple layout (the item pointers) and numpy's array header
+  (``PyArrayObject_fields``: data pointer, ``nd``, dimensions, dtype and flags, at the offsets
+  of numpy's public C struct), and writes each gradient's address into the table. It answers
+  "all as expected" or the position of the first gradient it cannot vouch for; the optimizer
+  then takes its general path, which checks everything in Python and raises the error, or
+  handles what is merely unusual. So the fast path never accepts anything the general path
+  would refuse.
+* :func:`set_steps` writes a batch's new step count into every parameter's state in one
+  compiled loop over CPython's ``PyDict_SetItem`` (what ``dict.__setitem__`` does), where a
+  Python loop cost about 0.2 µs per parameter.
+* When the first table is built, :func:`header_reads` checks all these reads and writes
+  against Python's and numpy's own answers on probe objects; if any differs (another Python
+  implementation, a free-threaded build), it is False and every step takes the general path.
 * :func:`batched` turns a kernel over flat arrays into a kernel over the table: it cuts the
   concatenation of a group's arrays into equal chunks (one per thread when the group is large,
   :data:`~adamlib._jit.PARALLEL_THRESHOLD`; a single serial pass otherwise) and calls the
@@ -28,6 +34,7 @@ per group (per kernel and dtype) instead, over a table of memory addresses:
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import inspect
 import sys
@@ -36,7 +43,8 @@ import llvmlite.ir as ir
 import numba
 import numpy as np
 from numba import prange, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
 from ._jit import PARALLEL_THRESHOLD, function, kernel, scalar
 
@@ -64,6 +72,16 @@ _load_int64 = _loader(64)
 _load_int32 = _loader(32)
 
 
+@intrinsic
+def _call_c(typingctx, function, a, b, c):
+    """Call the C function at address ``function`` with three pointer-sized arguments; its int result."""
+    def codegen(context, builder, signature, args):
+        word = ir.IntType(64)
+        prototype = ir.FunctionType(ir.IntType(32), [word, word, word])
+        return builder.sext(builder.call(builder.inttoptr(args[0], prototype.as_pointer()), args[1:]), word)
+    return types.int64(function, a, b, c), codegen
+
+
 @scalar
 def _view(address, offset, count, like):
     """The ``count`` elements at ``address`` + ``offset`` bytes as a 1-D array (none at address 0)."""
@@ -72,11 +90,18 @@ def _view(address, offset, count, like):
     return numba.carray(_pointer(address + offset, like), count)
 
 
-# ------------------------------------------------------------------ numpy's array header
-# Byte offsets of PyArrayObject_fields on 64-bit CPython (numpy/ndarraytypes.h): PyObject_HEAD
-# (reference count, type), then data, nd, dimensions, strides, base, descr, flags.
-_TYPE, _DATA, _ND, _DIMENSIONS, _DESCR, _FLAGS = 8, 16, 24, 32, 56, 64
+# ------------------------------------------------------------------ CPython's lists and numpy's array header
+# Byte offsets on 64-bit CPython. PyObject_HEAD is the reference count, then the type; a
+# PyVarObject adds ob_size. A list points to its items (ob_item); a tuple holds them inline,
+# from its basic size on. PyArrayObject_fields (numpy/ndarraytypes.h) continues with data, nd,
+# dimensions, strides, base, descr, flags.
+_TYPE, _SIZE, _LIST_ITEMS, _TUPLE_ITEMS = 8, 16, 24, tuple.__basicsize__
+_DATA, _ND, _DIMENSIONS, _DESCR, _FLAGS = 16, 24, 32, 56, 64
 _C_CONTIGUOUS = 0x0001  # NPY_ARRAY_C_CONTIGUOUS
+# The addresses of the objects compiled code compares against, passed as an argument: they
+# differ from process to process, and Numba's disk cache would freeze globals.
+_LIST, _TUPLE, _NONE, _NDARRAY, _FLOAT32_DTYPE = range(5)
+_KNOWN = np.array([id(list), id(tuple), id(None), id(np.ndarray), id(np.dtype(np.float32))], np.int64)
 
 
 @function
@@ -91,17 +116,60 @@ def _dimension(dimensions, d):
     return _load_int64(dimensions + 8 * d)
 
 
+@function
+def _items(sequence, known):
+    """(address of the item pointers, length) of the exact list or tuple at address
+    ``sequence``; (0, -1) for any other object. ``known`` is :data:`_KNOWN`."""
+    kind = _load_int64(sequence + _TYPE)
+    if kind == known[_LIST]:
+        return _load_int64(sequence + _LIST_ITEMS), _load_int64(sequence + _SIZE)
+    if kind == known[_TUPLE]:
+        return sequence + _TUPLE_ITEMS, _load_int64(sequence + _SIZE)
+    return 0, -1
+
+
+@function
+def _item(sequence, j, known):
+    """``id(sequence[j])`` for the list or tuple at address ``sequence``."""
+    return _load_int64(_items(sequence, known)[0] + 8 * j)
+
+
+_DICT_SET_ITEM = ctypes.cast(ctypes.pythonapi.PyDict_SetItem, ctypes.c_void_p).value
+
+
+@function(nogil=False)  # it writes Python dicts: the C API wants the GIL held
+def set_in_each(dicts, key, value, set_item):
+    """``d[key] = value`` for each dict ``d`` at the addresses ``dicts`` (``id()`` of each),
+    as ``dict.__setitem__`` does, bypassing a subclass's ``__setitem__``; ``set_item`` is the
+    address of CPython's ``PyDict_SetItem``. Returns how many writes succeeded."""
+    for j in range(dicts.shape[0]):
+        if _call_c(set_item, dicts[j], key, value) != 0:
+            return j
+    return dicts.shape[0]
+
+
 @functools.lru_cache(maxsize=None)
 def header_reads() -> bool:
-    """Whether steps may check gradients by reading numpy's array headers: whether
-    :func:`_header` reads what numpy says, on arrays of the kinds a step meets (checked once,
-    at the first step that could use the table path)."""
+    """Whether steps may check their arguments by reading CPython's lists and tuples and
+    numpy's array headers: whether :func:`_items` and :func:`_header` read what Python and
+    numpy say, on objects of the kinds a step meets (checked once, at the first step that
+    could use the table path)."""
     free_threaded = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
     if sys.implementation.name != "cpython" or sys.maxsize != 2**63 - 1 or free_threaded:
         return False
     probes = [np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros(5), np.zeros(()),
               np.zeros((3, 4), order="F")[:, 1:], np.zeros(0, np.float32)]
     try:
+        for sequence in (probes, tuple(probes), []):
+            if (_items(id(sequence), _KNOWN)[1] != len(sequence)
+                    or [_item(id(sequence), j, _KNOWN) for j in range(len(sequence))] != list(map(id, sequence))):
+                return False
+        if _items(id(probes[0]), _KNOWN) != (0, -1):
+            return False
+        dicts, key, value = [{"step": 1}, {"step": 2, "x": probes[0]}], "step", 3
+        if (set_in_each(np.array(list(map(id, dicts)), np.int64), id(key), id(value), _DICT_SET_ITEM) != 2
+                or dicts != [{"step": 3}, {"step": 3, "x": probes[0]}]):
+            return False
         for a in probes:
             kind, data, nd, dims, descr, flags = _header(id(a))
             shape = tuple(_dimension(dims, d) for d in range(nd))
@@ -112,7 +180,6 @@ def header_reads() -> bool:
     except Exception:  # noqa: BLE001 - whatever went wrong, do not read headers
         return False
     return True
-
 
 
 @scalar
@@ -126,20 +193,23 @@ def _all_finite(address, count, like):
 _FLOAT32, _FLOAT64 = np.empty(0, np.float32), np.empty(0, np.float64)
 
 
-@function
-def gather_gradients(ids, none_id, array_type, float32_type, descrs, ndims, shapes, sizes, itemsizes,
-                     table, memory_starts, memory_ends, check_finite):
-    """Check each gradient of a step and write its address into ``table[:, 1]``.
+@function(nogil=False)  # it reads Python lists, which no other thread may change meanwhile
+def gather_gradients(groups, param_ids, grads, descrs, ndims, shapes, sizes, itemsizes, table,
+                     memory_starts, memory_ends, check_finite, known):
+    """Check that the parameters are still those of the table, check each gradient of a step
+    and write its address into ``table[:, 1]``.
 
     Parameters
     ----------
-    ids : int64 array
-        ``id()`` of each gradient, in parameter order (``none_id`` for None: written as 0).
-    array_type, float32_type, descrs, ndims, shapes, sizes, itemsizes
-        What gradient j must be: exactly a numpy array (``id(np.ndarray)``) with the dtype
-        object ``descrs[j]`` (float32 when it is ``float32_type``), ``ndims[j]`` dimensions
-        ``shapes[j, :ndims[j]]`` in C order, ``sizes[j]`` elements of ``itemsizes[j]`` bytes.
-        ``ndims[j] == -1`` marks a parameter without state yet, whose gradient must be None.
+    groups : int
+        ``id()`` of a tuple with each group's ``params`` list, which must hold exactly the
+        arrays ``param_ids`` (their ``id()``), in order.
+    grads : int
+        ``id()`` of the list or tuple of gradients, one per parameter, each None (its address
+        is written as 0) or exactly a numpy array of the dtype object ``descrs[j]`` with
+        ``ndims[j]`` dimensions ``shapes[j, :ndims[j]]`` in C order, ``sizes[j]`` elements of
+        ``itemsizes[j]`` bytes. ``ndims[j] == -1`` marks a parameter without state yet, whose
+        gradient must be None.
     table : int64 array
         The step table; column 1 receives the gradients' addresses.
     memory_starts, memory_ends : int64 arrays
@@ -147,22 +217,39 @@ def gather_gradients(ids, none_id, array_type, float32_type, descrs, ndims, shap
         may overlap none of them.
     check_finite : bool
         Also refuse a gradient with a NaN or an infinity.
+    known : int64 array
+        :data:`_KNOWN`: the addresses of ``list``, ``tuple``, ``None``, ``numpy.ndarray`` and
+        numpy's float32 dtype.
 
     Returns
     -------
     (int, int)
-        -1 when every gradient is as expected, else the position of the first that is not;
-        and the number of gradients that are None.
+        -1 when the parameters and every gradient are as expected, else the position of the
+        first gradient that is not (0 when the parameters are not); and the number of
+        gradients that are None.
     """
+    lists, count = _items(groups, known)
+    j = 0
+    for g in range(count):
+        params, n = _items(_load_int64(lists + 8 * g), known)
+        if n < 0 or _load_int64(_load_int64(lists + 8 * g) + _TYPE) != known[_LIST]:
+            return 0, 0
+        for k in range(n):
+            if j == param_ids.shape[0] or _load_int64(params + 8 * k) != param_ids[j]:
+                return 0, 0
+            j += 1
+    items, count = _items(grads, known)
+    if j != param_ids.shape[0] or count != j:
+        return 0, 0
     missing = 0
-    for j in range(ids.shape[0]):
-        obj = ids[j]
-        if obj == none_id:
+    for j in range(count):
+        obj = _load_int64(items + 8 * j)
+        if obj == known[_NONE]:
             table[j, 1] = 0
             missing += 1
             continue
         nd = ndims[j]
-        if nd < 0 or _load_int64(obj + _TYPE) != array_type:  # the type first: any object has one
+        if nd < 0 or _load_int64(obj + _TYPE) != known[_NDARRAY]:  # the type first: any object has one
             return j, missing
         kind, data, obj_nd, dims, descr, flags = _header(obj)
         if descr != descrs[j] or obj_nd != nd or (flags & _C_CONTIGUOUS) == 0:
@@ -176,7 +263,7 @@ def gather_gradients(ids, none_id, array_type, float32_type, descrs, ndims, shap
             if k >= 0 and memory_ends[k] > data:
                 return j, missing
             if check_finite:
-                finite = (_all_finite(data, sizes[j], _FLOAT32) if descr == float32_type
+                finite = (_all_finite(data, sizes[j], _FLOAT32) if descr == known[_FLOAT32_DTYPE]
                           else _all_finite(data, sizes[j], _FLOAT64))
                 if not finite:
                     return j, missing
@@ -185,15 +272,34 @@ def gather_gradients(ids, none_id, array_type, float32_type, descrs, ndims, shap
 
 
 # ------------------------------------------------------------------ kernels over the table
+def in_dtype(x, like):
+    """``x`` rounded to the dtype of the array ``like`` when it is a float; flags unchanged.
+
+    In compiled code only: the step passes its scalars as Python floats and the batched
+    kernel rounds them once, which gives what numpy's scalar types give (``np.float32(x)``)
+    at a fraction of their cost.
+    """
+    raise NotImplementedError("in_dtype runs in compiled code only")
+
+
+@overload(in_dtype, inline="always")
+def _in_dtype(x, like):
+    if isinstance(x, types.Float):
+        rounded = as_dtype(like.dtype).type
+        return lambda x, like: rounded(x)
+    return lambda x, like: x
+
+
 _TEMPLATE = """
 def batched_{name}(table, rows, starts, counts, chunks, like, scalars):
     itemsize = like.itemsize
+    {casts}
     for c in prange(chunks.shape[0] - 1):
         for s in range(chunks[c], chunks[c + 1]):
             row = rows[s]
             if table[row, 1] != 0:  # 0: no gradient this step
                 offset, n = starts[s] * itemsize, counts[s]
-                kernel({views}, *scalars)
+                kernel({views}, {names})
 """
 
 STREAMS = 5
@@ -208,7 +314,8 @@ def batched(one: kernel) -> kernel:
     serial variant on the pieces ``rows[s]`` (a row of ``table``), elements
     ``starts[s]:starts[s] + counts[s]``, for every piece s of every chunk c
     (``chunks[c]:chunks[c + 1]``); the parallel variant runs the chunks on threads. ``like`` is
-    an empty array of the dtype; ``scalars`` is ``k``'s scalars as a plain tuple. Rows whose
+    an empty array of the dtype; ``scalars`` is ``k``'s scalars as a plain tuple, the floats
+    among them as Python floats, which :func:`in_dtype` rounds to the dtype. Rows whose
     gradient address is 0 are skipped.
 
     Written from a template because Numba needs the number of arrays ``k`` takes at compile
@@ -220,8 +327,11 @@ def batched(one: kernel) -> kernel:
     if arity > STREAMS:
         raise ValueError(f"kernel {one.__name__} takes {arity} arrays; the step table has {STREAMS} columns")
     views = ", ".join(f"view(table[row, {k}], offset, n, like)" for k in range(arity))
-    source = _TEMPLATE.format(name=one.__name__, views=views)
-    namespace = {"prange": prange, "kernel": one.serial, "view": _view, "__name__": one.py_func.__module__}
+    names = [f"s{k}" for k in range(len(one.scalars._fields))]
+    casts = "; ".join(f"{name} = in_dtype(scalars[{k}], like)" for k, name in enumerate(names))
+    source = _TEMPLATE.format(name=one.__name__, views=views, casts=casts, names=", ".join(names))
+    namespace = {"prange": prange, "kernel": one.serial, "view": _view, "in_dtype": in_dtype,
+                 "__name__": one.py_func.__module__}
     exec(compile(source, inspect.getfile(one.py_func), "exec"), namespace)
     return kernel(namespace[f"batched_{one.__name__}"])
 
@@ -233,11 +343,12 @@ class Batch:
     kernel that is not elementwise (then the step calls the kernel on each parameter).
     """
 
-    __slots__ = ("group_index", "kernel", "dtype", "rows", "states", "variant", "arguments", "step")
+    __slots__ = ("group_index", "kernel", "dtype", "rows", "states", "state_ids", "variant", "arguments", "step")
 
     def __init__(self, group_index: int, one: kernel, dtype: type, rows: list, states: list, sizes: list):
         self.group_index, self.kernel, self.dtype = group_index, one, dtype
         self.rows, self.states = rows, states
+        self.state_ids = np.array(list(map(id, states)), np.int64)
         self.step = None  # the step count all its parameters share, where the step knows it
         total = sum(sizes)
         threads = numba.config.NUMBA_NUM_THREADS
@@ -266,6 +377,12 @@ class Batch:
                           np.array(first_piece, np.int64), np.empty(0, dtype))
 
 
+def set_steps(batch: Batch, step: int) -> None:
+    """Write the step count ``step`` into the state of every parameter of ``batch``, in one call."""
+    if set_in_each(batch.state_ids, id("step"), id(step), _DICT_SET_ITEM) != len(batch.states):
+        raise MemoryError("could not write the step count into a parameter's state")
+
+
 def _address(array: np.ndarray) -> int:
     return array.__array_interface__["data"][0] if array.size else 0
 
@@ -282,6 +399,8 @@ class StepTable:
         params = [p for group in groups for p in group["params"]]
         n = len(params)
         self.size = n
+        self.params = params  # alive while the table is, so that no other array takes their ids
+        self.param_ids = np.array(list(map(id, params)), np.int64)
         self.table = np.zeros((n, STREAMS), np.int64)
         self.descrs = np.zeros(n, np.int64)
         self.ndims = np.full(n, -1, np.int64)
@@ -311,12 +430,10 @@ class StepTable:
         self.memory_starts = np.array(memory.starts, np.int64)
         self.memory_ends = np.array(memory.ends, np.int64)
 
-    def gather(self, grads, check_finite: bool) -> tuple[int, int]:
-        """Check ``grads`` (one per parameter) with :func:`gather_gradients`."""
-        return gather_gradients(np.fromiter(map(id, grads), np.int64, self.size), _NONE, _NDARRAY,
-                                _FLOAT32_DTYPE, self.descrs, self.ndims, self.shapes, self.sizes,
-                                self.itemsizes, self.table, self.memory_starts, self.memory_ends,
-                                check_finite)
+    def gather(self, param_lists: tuple, grads, check_finite: bool) -> tuple[int, int]:
+        """Check the groups' ``params`` lists and ``grads`` (a list or tuple, one per
+        parameter) with :func:`gather_gradients`."""
+        return gather_gradients(id(param_lists), self.param_ids, id(grads), self.descrs, self.ndims,
+                                self.shapes, self.sizes, self.itemsizes, self.table, self.memory_starts,
+                                self.memory_ends, check_finite, _KNOWN)
 
-
-_NONE, _NDARRAY, _FLOAT32_DTYPE = id(None), id(np.ndarray), id(np.dtype(np.float32))

@@ -68,7 +68,7 @@ def _caching_jit(py_func, **options):
     write; both cases are caught here, at import, so a read-only installation still runs.
     """
     try:
-        dispatcher = numba.njit(cache=True, **_options, **options)(py_func)
+        dispatcher = numba.njit(cache=True, **{**_options, **options})(py_func)
         problem = _cache_directory_problem(dispatcher._cache._cache_path)
     except (RuntimeError, OSError) as exc:  # numba: "cannot cache function ...: no locator"
         problem = str(exc)
@@ -82,7 +82,7 @@ def _caching_jit(py_func, **options):
             RuntimeWarning,
             stacklevel=3,
         )
-    return numba.njit(cache=False, **_options, **options)(py_func)
+    return numba.njit(cache=False, **{**_options, **options})(py_func)
 
 
 _reported: set[str] = set()
@@ -93,9 +93,15 @@ def scalar(py_func):
     return _caching_jit(py_func, inline="always")
 
 
-def function(py_func):
-    """Compile a function that runs on its own (called from Python, not inlined)."""
-    return _caching_jit(py_func)
+def function(py_func=None, *, nogil=True):
+    """Compile a function that runs on its own (called from Python, not inlined).
+
+    ``@function(nogil=False)`` keeps the GIL while it runs: for code that reads Python objects
+    (a list's items), which no other thread may change meanwhile.
+    """
+    if py_func is None:
+        return lambda func: _caching_jit(func, nogil=nogil)
+    return _caching_jit(py_func, nogil=nogil)
 
 
 class Kernel:

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import operator
 import weakref
-from collections import deque
-from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
 
-from ._batch import StepTable, header_reads
+from ._batch import StepTable, header_reads, set_steps
 from ._kernels import nonfinite_count
 from ._params import MISSING, NOT_OPTIONS, as_groups, check_names, gradient_list, role, split_names
 from ._state import StateLayout, _set, _State
@@ -40,6 +38,7 @@ from ._torch_format import from_torch_state_dict, is_torch_format
 from ._validation import MemoryMap, NonFiniteGradientError, check_array, check_flag, describe
 
 _EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.float32, np.float64)}
+_PARAMS = operator.itemgetter("params")
 
 
 def empty_like(param: np.ndarray) -> np.ndarray:
@@ -108,7 +107,8 @@ class Optimizer:
         self._plans: dict[int, tuple] = {}  # index -> (state, kernel, variant, flat param, flat buffers)
         self._table: StepTable | None = None  # the plans as one table, for the table path
         self._edits_seen = -1  # _State.edits when the table path was last known to be valid
-        self._checked: list = []  # per group: the options last validated
+        self._checked: list = []  # per group: (number of keys, option values) last validated
+        self._option_values = operator.itemgetter(*self.defaults)
         self._wanted: list = []  # per group: which optional buffers its options ask for
         self._layout_checked = False
         self._memory = MemoryMap([])
@@ -275,20 +275,23 @@ class Optimizer:
         When a change alters which optional buffers a group asks for, its plans are dropped, so
         that the next step checks each parameter's state against the new options.
         """
-        del self._checked[len(self.param_groups):]
-        del self._wanted[len(self.param_groups):]
+        groups, checked = self.param_groups, self._checked
+        del checked[len(groups):]
+        del self._wanted[len(groups):]
         start = 0
-        for index, group in enumerate(self.param_groups):
-            options = [(k, v) for k, v in group.items() if k not in NOT_OPTIONS]
-            if index >= len(self._checked) or self._checked[index] != options:
+        for index, group in enumerate(groups):
+            try:  # values are immutable once normalised (betas a tuple), so a tuple records them
+                unchanged = checked[index] == (len(group), self._option_values(group))
+            except (IndexError, KeyError, TypeError, ValueError):
+                unchanged = False
+            if not unchanged:
                 self._check_options(group, index)
                 wanted = [spec.wanted(group) for spec in self._state_layout.optional.values()]
                 if index >= len(self._wanted) or self._wanted[index] != wanted:
                     for i in range(start, start + len(group["params"])):
                         self._plans.pop(i, None)
                     self._table = None
-                # Values are immutable once normalised (betas a tuple), so a shallow copy records them.
-                self._checked[index:index + 1] = [[(k, v) for k, v in group.items() if k not in NOT_OPTIONS]]
+                checked[index:index + 1] = [(len(group), self._option_values(group))]
                 self._wanted[index:index + 1] = [wanted]
             start += len(group["params"])
 
@@ -375,15 +378,18 @@ class Optimizer:
             grads = gradient_list(grads, self.param_groups)[0]
         elif type(grads) is not list and type(grads) is not tuple:
             return False
-        if len(grads) != table.size or _State.edits != self._edits_seen:
+        if _State.edits != self._edits_seen:
             return False
-        self._sync_layout()
+        try:
+            param_lists = tuple(map(_PARAMS, self.param_groups))
+        except (TypeError, KeyError):
+            return False
+        unusual, missing = table.gather(param_lists, grads, self.check_finite)
+        if unusual >= 0:
+            return False  # a parameter changed, or a gradient needs a closer look
         self._check_changed_groups()
         if self._table is not table:
-            return False  # a parameter or an option that decides the state changed
-        unusual, missing = table.gather(grads, self.check_finite)
-        if unusual >= 0:
-            return False
+            return False  # an option that decides the state changed
         groups, arrays = self.param_groups, table.table
         count_only = type(self)._advance is Optimizer._advance
         for batch in table.batches:
@@ -391,13 +397,14 @@ class Optimizer:
             if count_only and not missing and batch.step is not None and batch.variant is not None:
                 # Every parameter of the batch at the same step: write the new count in one pass.
                 batch.step += 1
-                deque(map(_set, batch.states, repeat("step"), repeat(batch.step)), maxlen=0)
+                set_steps(batch, batch.step)
                 state = batch.states[0]
             else:
                 state = self._advance_batch(group, batch, grads)
                 if state is None:
                     continue
-            batch.variant(arrays, *batch.arguments, tuple(self._scalars(group, state, batch.dtype)))
+            # Python floats: the batched kernel rounds them to the dtype (cheaper than numpy's scalars).
+            batch.variant(arrays, *batch.arguments, tuple(self._scalars(group, state, float)))
         return True
 
     def _advance_batch(self, group: dict, batch, grads: list):

@@ -22,6 +22,9 @@ parameter, that it is the same tensor at the same address with the same state te
 anything moved (``model.share_memory()``, ``.to()``, ``p.data = ...``, ZeRO's bucket views,
 ``load_state_dict``, a group added or edited, an option that decides which state exists), the
 inner optimizer is rebuilt from the tensors as they are now — never writing through an old view.
+These checks run over all parameters at once, in C-level maps; the gradients then go to the
+inner optimizer as plain numpy views, which its compiled check vouches for in one call, and
+only a gradient it cannot vouch for (another dtype, shape or layout) is looked at on its own.
 Options (``lr``, ``betas``, ...) are copied from ``param_groups`` at every step, so schedulers
 work.
 
@@ -41,6 +44,7 @@ functional optimizer, which adamlib does not provide: torch's constructor refuse
 from __future__ import annotations
 
 import operator
+from itertools import chain
 
 import numpy as np
 import torch
@@ -116,7 +120,7 @@ class _Param:
         self.order = _memory_order(p, where)
         self.inverse = None if self.order is None else tuple(int(i) for i in np.argsort(self.order))
         self.view = self._numpy(p.detach())
-        self.state, self.state_items, self.scalars, self.mirrored = None, ((), []), (), False
+        self.state, self.state_items, self.scalars, self.mirrored = None, _items(None), (), False
 
     def _numpy(self, t: torch.Tensor) -> np.ndarray:
         """``t`` (shaped like the parameter) as numpy, in the parameter's memory order."""
@@ -126,13 +130,17 @@ class _Param:
         p = self.param
         return p.data_ptr() != self.ptr or p.shape != self.shape or p.stride() != self.stride or p.dtype != self.dtype
 
+    def view_of(self, g: torch.Tensor) -> np.ndarray | None:
+        """``g`` as numpy, in the parameter's memory order, unchecked (None where torch refuses)."""
+        try:
+            return g.numpy() if self.order is None else g.permute(self.order).numpy()
+        except (RuntimeError, TypeError):
+            return None
+
     def gradient(self, g: torch.Tensor) -> np.ndarray:
         """A numpy view of ``g`` that the kernels read in step with :attr:`view` (or a copy)."""
-        try:
-            a = g.numpy() if self.order is None else g.permute(self.order).numpy()
-        except (RuntimeError, TypeError):
-            return self._unusual_gradient(g)
-        if a.shape != self.view.shape or a.dtype != self.view.dtype or not a.flags.c_contiguous:
+        a = self.view_of(g)
+        if a is None or a.shape != self.view.shape or a.dtype != self.view.dtype or not a.flags.c_contiguous:
             return self._unusual_gradient(g)
         return a
 
@@ -157,10 +165,10 @@ class _Param:
             raise _Stale
         if state is None:
             return
-        tensors, ptrs = self.state_items
+        tensors, ptrs, data_ptr = self.state_items
         if len(state) != len(tensors) or not all(map(operator.is_, state.values(), tensors)):
             raise _Stale  # an entry replaced, added or removed: adopt the dict as it is now
-        if list(map(_data_ptr, tensors)) != ptrs:
+        if list(map(data_ptr, tensors)) != ptrs:
             key = next(k for k, t, ptr in zip(state, tensors, ptrs) if _data_ptr(t) != ptr)
             raise RuntimeError(
                 f"optimizer state {key!r} of {self.where} was moved to new memory (by "
@@ -184,6 +192,48 @@ class _Param:
         return t if self.inverse is None else t.permute(self.inverse)
 
 
+class _Watch:
+    """What a step compares to know that nothing moved, over all parameters at once.
+
+    Built after a step from the parameters as mirrored, when every parameter is in C order
+    and every state value a tensor (the usual case); :meth:`views` then checks, in C-level
+    maps rather than parameter by parameter, the identity of every state dict and of its
+    values and the data pointer of every parameter and state tensor — what
+    ``_Param.check_state`` and the step's own checks look at one by one.
+    """
+
+    __slots__ = ("params", "states", "values", "tensors", "ptrs")
+
+    def __init__(self, entries: list):
+        self.params = [e.param for e in entries]
+        self.states = [e.state for e in entries]
+        self.values = [v for e in entries for v in e.state_items[0]]
+        self.tensors = self.params + self.values
+        self.ptrs = list(map(torch.Tensor.data_ptr, self.tensors))
+
+    @staticmethod
+    def applies(entries: list) -> bool:
+        return all(e.order is None and e.state_items[2] is torch.Tensor.data_ptr for e in entries)
+
+    def views(self, state_get):
+        """Every gradient as a numpy view, if nothing moved and every parameter has a gradient
+        that torch can view; None otherwise (the step then looks at each parameter)."""
+        states = self.states
+        present = list(filter(None, states))
+        if (not all(map(operator.is_, map(state_get, self.params), states))
+                or sum(map(len, present)) != len(self.values)
+                or not all(map(operator.is_, chain.from_iterable(map(dict.values, present)), self.values))
+                or list(map(torch.Tensor.data_ptr, self.tensors)) != self.ptrs):
+            return None
+        try:
+            return list(map(torch.Tensor.numpy, map(_GRAD, self.params)))
+        except (TypeError, RuntimeError):  # a None gradient, one that requires grad, ...
+            return None
+
+
+_GRAD = operator.attrgetter("grad")
+
+
 def _scalar_dtype(group, key, previous) -> type:
     """The dtype torch gives a scalar state entry (kept from a loaded tensor where there is one)."""
     if isinstance(previous, torch.Tensor) and previous.dtype in _DTYPES:
@@ -201,13 +251,14 @@ class _KernelStep:
 
     def __init__(self, params, *args, **kwargs):
         self._params = None  # the inner optimizer's view of the parameters, built at a step
+        self._watch = None  # what the next step compares (see _Watch), built after a step
         super().__init__(params, *args, **kwargs)
         # fused=True makes torch's class advertise a step that unscales gradients itself.
         self._step_supports_amp_scaling = False
 
     def __setstate__(self, state):  # unpickling, and torch's load_state_dict
         super().__setstate__(state)
-        self._params = None
+        self._params = self._watch = None
 
     def add_param_group(self, param_group):
         super().add_param_group(param_group)
@@ -219,7 +270,7 @@ class _KernelStep:
         except (TypeError, ValueError):
             self.param_groups.pop()
             raise
-        self._params = None
+        self._params = self._watch = None
 
     def _check_group(self, group, index):
         if group.get("differentiable"):
@@ -256,34 +307,59 @@ class _KernelStep:
             with torch.enable_grad():
                 loss = closure()
         try:
-            grads = self._gradients()
-        except _Stale:
+            grads = self._step_inner()
+        except _Stale:  # raised before anything changed
             self._rebuild()
-            grads = self._gradients()
-        if self._inner is None or all(g is None for g in grads):
-            return loss
+            grads = self._step_inner()
+        if grads is not None:
+            self._publish(grads)
+            if self._watch is None and _Watch.applies(self._params):
+                self._watch = _Watch(self._params)
+        return loss
+
+    def _step_inner(self):
+        """Step the inner optimizer; its gradients, or None if there was nothing to step.
+
+        Raises :class:`_Stale` (having changed nothing) if a parameter or its state moved.
+        """
+        watch = self._watch
+        views = None if watch is None or self._groups_changed() else watch.views(self.state.get)
+        if views is None:
+            views = self._gradient_views()
+        if self._inner is None or all(g is None for g in views):
+            return None
         for index, torch_group, inner_group in self._group_pairs:
             self._check_group(torch_group, index)
             inner_group.update(self._inner_options(torch_group))
-        self._inner.step(grads)
-        self._publish(grads)
-        return loss
+        inner = self._inner
+        # The inner optimizer's table path checks the plain views in one compiled call; what it
+        # cannot vouch for (another dtype, shape or memory layout) is checked here, and copied
+        # or refused with the parameter's name, before the general path steps.
+        if inner._table is not None and inner._step_by_table(views):
+            return views
+        grads = [None if g is None else entry.gradient(entry.param.grad) for entry, g in zip(self._params, views)]
+        inner.step(grads)
+        return grads
 
-    def _gradients(self) -> list:
-        """One numpy gradient (or None) per parameter; raises _Stale if anything moved."""
+    def _gradient_views(self) -> list:
+        """Each parameter's gradient as numpy, unchecked: None where it has none, the tensor
+        itself where torch makes no view; raises :class:`_Stale` if a parameter or its state moved."""
         params = self._params
         if params is None or self._groups_changed():
             raise _Stale
         state_get = self.state.get
-        grads = []
+        views = []
         for entry in params:
             p = entry.param
             if p.data_ptr() != entry.ptr:
                 raise _Stale
             entry.check_state(state_get(p))
             g = p.grad
-            grads.append(None if g is None else entry.gradient(g))
-        return grads
+            if g is not None:
+                view = entry.view_of(g)
+                g = g if view is None else view  # a tensor: the table path refuses it
+            views.append(g)
+        return views
 
     def _groups_changed(self) -> bool:
         groups = self.param_groups
@@ -320,7 +396,7 @@ class _KernelStep:
                                      "params": [e.view for e in entries]})
                 torch_groups.append((index, group))
         self._groups = [(g, list(g["params"]), self._state_shape(g)) for g in self.param_groups]
-        self._params, self._inner, self._group_pairs = params, None, []
+        self._params, self._inner, self._group_pairs, self._watch = params, None, [], None
         if not inner_groups:
             return
         inner = self._numpy_class(inner_groups)
@@ -358,6 +434,7 @@ class _KernelStep:
         converted = param_state_to_torch(self._inner.state[i], self._numpy_class.__name__,
                                          tensor=entry.tensor, scalar=scalar)
         entry.mirrored = True
+        self._watch = None
         if converted is None:  # torch keeps no state here (SGD without momentum)
             entry.state = self.state.get(entry.param)
         else:
@@ -399,9 +476,12 @@ def _data_ptr(value):
 
 
 def _items(state) -> tuple:
-    """The values of a state dict, and their addresses, as mirrored: see ``_Param.check_state``."""
+    """The values of a state dict, their addresses, and the function that reads an address
+    (the tensor method itself when every value is a tensor, as usual), as mirrored: see
+    ``_Param.check_state``."""
     tensors = tuple(state.values()) if state else ()
-    return tensors, list(map(_data_ptr, tensors))
+    data_ptr = torch.Tensor.data_ptr if all(isinstance(t, torch.Tensor) for t in tensors) else _data_ptr
+    return tensors, list(map(data_ptr, tensors)), data_ptr
 
 
 def _document(cls, torch_class, numpy_class):

@@ -170,3 +170,80 @@ def test_named_gradients_take_the_table_path():
     assert opt._table is table
     np.testing.assert_array_equal(w, -3.0)
     np.testing.assert_array_equal(b, -2.0)
+
+
+@pytest.mark.parametrize("change", ["replace", "append", "remove", "tuple", "no params", "new group dict"])
+def test_every_change_to_the_groups_params_lists_is_seen(change):
+    # The table path compares each group's params list with the table in compiled code.
+    params = [np.zeros(3), np.zeros(2), np.zeros(4)]
+    opt = adamlib.SGD(params, lr=1.0)
+    grads = [np.ones(3), np.ones(2), np.ones(4)]
+    opt.step(grads)
+    opt.step(grads)
+    group = opt.param_groups[0]
+    extra = np.zeros(5)
+    if change == "replace":
+        group["params"][1] = extra[:2]  # same shape and dtype: only its identity differs
+        opt.step(grads)
+        np.testing.assert_array_equal(extra[:2], -1.0)
+        np.testing.assert_array_equal(params[1], -2.0)
+    elif change == "append":
+        group["params"].append(extra)
+        opt.step(grads + [np.ones(5)])
+        np.testing.assert_array_equal(extra, -1.0)
+    elif change == "remove":
+        del group["params"][0]
+        opt.step(grads[1:])
+        np.testing.assert_array_equal(params[0], -2.0)
+        np.testing.assert_array_equal(params[1], -3.0)
+    elif change == "tuple":
+        group["params"] = tuple(group["params"])  # the same arrays: the general path uses them
+        opt.step(grads)
+        np.testing.assert_array_equal(params[0], -3.0)
+    elif change == "no params":
+        opt.param_groups[0] = {k: v for k, v in group.items() if k != "params"}
+        with pytest.raises(TypeError, match="'params' list"):
+            opt.step(grads)
+        np.testing.assert_array_equal(params[0], -2.0)
+    else:
+        opt.param_groups.append({**group, "params": [extra]})
+        opt.step(grads + [np.ones(5)])
+        np.testing.assert_array_equal(extra, -1.0)
+        np.testing.assert_array_equal(params[0], -3.0)
+
+
+def test_gradients_may_come_as_a_tuple_and_of_the_wrong_count_are_refused():
+    params = [np.zeros(3), np.zeros(2)]
+    opt = adamlib.SGD(params, lr=1.0)
+    opt.step([np.ones(3), np.ones(2)])
+    opt.step((np.ones(3), np.ones(2)))
+    assert opt._table is not None
+    np.testing.assert_array_equal(params[1], -2.0)
+    with pytest.raises(ValueError, match="got 1 gradients for 2 parameters"):
+        opt.step((np.ones(3),))
+    np.testing.assert_array_equal(params[1], -2.0)
+
+
+def test_the_step_counts_written_in_one_call_reach_every_state_and_its_holders():
+    params = [np.zeros(n) for n in (1, 2, 3, 4)]
+    opt = adamlib.Adam(params)
+    grads = [np.ones(n) for n in (1, 2, 3, 4)]
+    held = None
+    for t in range(1, 200):  # past 256 too: counts that are not CPython's cached small ints
+        opt.step(grads)
+        held = held or opt.state[3]  # a reference taken once sees every later count
+    assert [opt.state[i]["step"] for i in range(4)] == [199] * 4
+    assert held["step"] == 199 and type(held["step"]) is int
+    opt.state[0]["step"] = 10  # a user's edit is seen; the others keep counting
+    opt.step(grads)
+    assert [opt.state[i]["step"] for i in range(4)] == [11, 200, 200, 200]
+
+
+def test_set_in_each_writes_through_the_c_api_as_dict_setitem_does():
+    dicts = [{"step": 1}, {"step": 2, "other": 0}, {}]
+    value = 10**6  # an int no one else holds: its references must be counted right
+    before = __import__("sys").getrefcount(value)
+    written = _batch.set_in_each(np.array(list(map(id, dicts)), np.int64), id("step"), id(value),
+                                 _batch._DICT_SET_ITEM)
+    assert written == 3 and dicts == [{"step": value}, {"step": value, "other": 0}, {"step": value}]
+    assert __import__("sys").getrefcount(value) == before + 3
