@@ -587,6 +587,43 @@ def test_sparse_gradient_is_refused_and_the_step_changes_nothing(torch, at):
     assert len(opt.state) == 0
 
 
+UNUSUAL_LATE = ["transposed", "sparse", "requires_grad", "missing"]
+
+
+@pytest.mark.parametrize("case", UNUSUAL_LATE)
+def test_an_unusual_gradient_after_steady_steps_is_looked_at_on_its_own(torch, at, case):
+    # After a few steps every check runs over all parameters at once; a gradient the inner
+    # optimizer's compiled check cannot vouch for must still get what it got at the first step.
+    results = []
+    for module in (at, torch.optim):
+        torch.manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(2, 3, dtype=torch.float64))
+        b = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
+        opt = module.Adam([w, b], lr=0.1)
+        for t in range(3):
+            w.grad, b.grad = torch.full_like(w, 0.5 + t), torch.full_like(b, -1.0 - t)
+            opt.step()
+        w.grad, b.grad = torch.full_like(w, 0.25), torch.full_like(b, 2.0)
+        if case == "transposed":
+            w.grad = torch.arange(6.0, dtype=torch.float64).reshape(3, 2).t()
+        elif case == "requires_grad":
+            w.grad = w.grad.clone().requires_grad_()
+        elif case == "missing":
+            w.grad = None
+        elif case == "sparse" and module is at:
+            w.grad = w.grad.to_sparse()
+            before = (w.detach().clone(), b.detach().clone())
+            with pytest.raises(ValueError, match=r"gradient of param_groups\[0\]\['params'\]\[0\] is sparse"):
+                opt.step()
+            torch.testing.assert_close((w.detach(), b.detach()), before, rtol=0, atol=0)
+            return
+        opt.step()
+        results.append([w.detach().clone(), b.detach().clone(), opt.state[b]["step"].item()])
+    ours, theirs = results
+    torch.testing.assert_close(ours[:2], theirs[:2], rtol=1e-14, atol=0)
+    assert ours[2] == theirs[2] == 4
+
+
 def test_gradient_in_another_layout_is_copied(torch, at):
     for module in (at, torch.optim):
         p = torch.nn.Parameter(torch.arange(6.0, dtype=torch.float64).reshape(2, 3))
