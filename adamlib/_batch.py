@@ -38,6 +38,7 @@ import ctypes
 import functools
 import inspect
 import sys
+import sysconfig
 
 import llvmlite.ir as ir
 import numba
@@ -100,8 +101,8 @@ _DATA, _ND, _DIMENSIONS, _DESCR, _FLAGS = 16, 24, 32, 56, 64
 _C_CONTIGUOUS = 0x0001  # NPY_ARRAY_C_CONTIGUOUS
 # The addresses of the objects compiled code compares against, passed as an argument: they
 # differ from process to process, and Numba's disk cache would freeze globals.
-_LIST, _TUPLE, _NONE, _NDARRAY, _FLOAT32_DTYPE = range(5)
-_KNOWN = np.array([id(list), id(tuple), id(None), id(np.ndarray), id(np.dtype(np.float32))], np.int64)
+_LIST, _TUPLE, _NONE, _NDARRAY = range(4)
+_KNOWN = np.array([id(list), id(tuple), id(None), id(np.ndarray)], np.int64)
 
 
 @function
@@ -154,13 +155,16 @@ def header_reads() -> bool:
     numpy's array headers: whether :func:`_items` and :func:`_header` read what Python and
     numpy say, on objects of the kinds a step meets (checked once, at the first step that
     could use the table path)."""
-    free_threaded = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))  # another object layout
     if sys.implementation.name != "cpython" or sys.maxsize != 2**63 - 1 or free_threaded:
         return False
     probes = [np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros(5), np.zeros(()),
               np.zeros((3, 4), order="F")[:, 1:], np.zeros(0, np.float32)]
     try:
-        for sequence in (probes, tuple(probes), []):
+        grown = []  # a list grown by appends has spare capacity past its items
+        for a in probes:
+            grown.append(a)
+        for sequence in (probes, tuple(probes), [], grown[:3], grown):
             if (_items(id(sequence), _KNOWN)[1] != len(sequence)
                     or [_item(id(sequence), j, _KNOWN) for j in range(len(sequence))] != list(map(id, sequence))):
                 return False
@@ -194,16 +198,17 @@ _FLOAT32, _FLOAT64 = np.empty(0, np.float32), np.empty(0, np.float64)
 
 
 @function(nogil=False)  # it reads Python lists, which no other thread may change meanwhile
-def gather_gradients(groups, param_ids, grads, descrs, ndims, shapes, sizes, itemsizes, table,
-                     memory_starts, memory_ends, check_finite, known):
+def gather_gradients(groups, group_sizes, param_ids, grads, descrs, ndims, shapes, sizes, itemsizes,
+                     table, memory_starts, memory_ends, check_finite, known):
     """Check that the parameters are still those of the table, check each gradient of a step
     and write its address into ``table[:, 1]``.
 
     Parameters
     ----------
     groups : int
-        ``id()`` of a tuple with each group's ``params`` list, which must hold exactly the
-        arrays ``param_ids`` (their ``id()``), in order.
+        ``id()`` of a tuple with each group's ``params`` list: ``group_sizes[g]`` arrays in
+        list g, and all of them together exactly the arrays ``param_ids`` (their ``id()``), in
+        order — so an array moved from one group to another is seen too.
     grads : int
         ``id()`` of the list or tuple of gradients, one per parameter, each None (its address
         is written as 0) or exactly a numpy array of the dtype object ``descrs[j]`` with
@@ -218,8 +223,7 @@ def gather_gradients(groups, param_ids, grads, descrs, ndims, shapes, sizes, ite
     check_finite : bool
         Also refuse a gradient with a NaN or an infinity.
     known : int64 array
-        :data:`_KNOWN`: the addresses of ``list``, ``tuple``, ``None``, ``numpy.ndarray`` and
-        numpy's float32 dtype.
+        :data:`_KNOWN`: the addresses of ``list``, ``tuple``, ``None`` and ``numpy.ndarray``.
 
     Returns
     -------
@@ -229,13 +233,15 @@ def gather_gradients(groups, param_ids, grads, descrs, ndims, shapes, sizes, ite
         gradients that are None.
     """
     lists, count = _items(groups, known)
+    if count != group_sizes.shape[0]:
+        return 0, 0
     j = 0
     for g in range(count):
         params, n = _items(_load_int64(lists + 8 * g), known)
-        if n < 0 or _load_int64(_load_int64(lists + 8 * g) + _TYPE) != known[_LIST]:
+        if n != group_sizes[g] or _load_int64(_load_int64(lists + 8 * g) + _TYPE) != known[_LIST]:
             return 0, 0
         for k in range(n):
-            if j == param_ids.shape[0] or _load_int64(params + 8 * k) != param_ids[j]:
+            if _load_int64(params + 8 * k) != param_ids[j]:
                 return 0, 0
             j += 1
     items, count = _items(grads, known)
@@ -263,7 +269,7 @@ def gather_gradients(groups, param_ids, grads, descrs, ndims, shapes, sizes, ite
             if k >= 0 and memory_ends[k] > data:
                 return j, missing
             if check_finite:
-                finite = (_all_finite(data, sizes[j], _FLOAT32) if descr == known[_FLOAT32_DTYPE]
+                finite = (_all_finite(data, sizes[j], _FLOAT32) if itemsizes[j] == 4
                           else _all_finite(data, sizes[j], _FLOAT64))
                 if not finite:
                     return j, missing
@@ -401,6 +407,7 @@ class StepTable:
         self.size = n
         self.params = params  # alive while the table is, so that no other array takes their ids
         self.param_ids = np.array(list(map(id, params)), np.int64)
+        self.group_sizes = np.array([len(group["params"]) for group in groups], np.int64)
         self.table = np.zeros((n, STREAMS), np.int64)
         self.descrs = np.zeros(n, np.int64)
         self.ndims = np.full(n, -1, np.int64)
@@ -433,7 +440,7 @@ class StepTable:
     def gather(self, param_lists: tuple, grads, check_finite: bool) -> tuple[int, int]:
         """Check the groups' ``params`` lists and ``grads`` (a list or tuple, one per
         parameter) with :func:`gather_gradients`."""
-        return gather_gradients(id(param_lists), self.param_ids, id(grads), self.descrs, self.ndims,
+        return gather_gradients(id(param_lists), self.group_sizes, self.param_ids, id(grads), self.descrs, self.ndims,
                                 self.shapes, self.sizes, self.itemsizes, self.table, self.memory_starts,
                                 self.memory_ends, check_finite, _KNOWN)
 

@@ -41,6 +41,10 @@ _EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.float32, np.float64)}
 _PARAMS = operator.itemgetter("params")
 
 
+def _wider_than_double(value) -> bool:
+    return isinstance(value, np.floating) and value.itemsize > 8
+
+
 def empty_like(param: np.ndarray) -> np.ndarray:
     """A shared zero-length array of ``param``'s dtype, for the buffers an option leaves unused."""
     return _EMPTY[param.dtype.type]
@@ -96,7 +100,8 @@ class Optimizer:
         self.check_finite = check_finite
         self.param_groups: list[dict] = []
         self._state: dict[int, dict] = _State()  # notes entries replaced by the user, like each state
-        self._layout: list = []
+        self._layout: list = []  # the parameters, in index order, as the state is keyed
+        self._group_sizes: list = []  # how many of them each group holds
         self._forget_checks()
         self._scalar_key = operator.itemgetter(*self._state_layout.scalars)
         for group in as_groups(params):
@@ -107,7 +112,7 @@ class Optimizer:
         self._plans: dict[int, tuple] = {}  # index -> (state, kernel, variant, flat param, flat buffers)
         self._table: StepTable | None = None  # the plans as one table, for the table path
         self._edits_seen = -1  # _State.edits when the table path was last known to be valid
-        self._checked: list = []  # per group: (number of keys, option values) last validated
+        self._checked: list = []  # per group: its _options_of() when last validated
         self._option_values = operator.itemgetter(*self.defaults)
         self._wanted: list = []  # per group: which optional buffers its options ask for
         self._layout_checked = False
@@ -141,6 +146,7 @@ class Optimizer:
         self.__dict__.update(saved)
         self._state = _State(self._state)
         self._layout = self.params
+        self._group_sizes = [len(group["params"]) for group in self.param_groups]
         self._scalar_key = operator.itemgetter(*self._state_layout.scalars)
         self._forget_checks()
 
@@ -192,9 +198,16 @@ class Optimizer:
 
     @classmethod
     def _normalised(cls, options: dict) -> dict:
-        """``options`` with every value in its one form: ``betas`` a tuple (lists are accepted)."""
+        """``options`` with every value in its one form: ``betas`` a tuple (lists are accepted),
+        and a number wider than a double (``np.longdouble``) a Python float, so that the
+        scalars every path computes from it are the same doubles."""
         if isinstance(options.get("betas"), list):
             options["betas"] = tuple(options["betas"])
+        for key, value in options.items():
+            if isinstance(value, tuple) and any(map(_wider_than_double, value)):
+                options[key] = tuple(float(v) if _wider_than_double(v) else v for v in value)
+            elif _wider_than_double(value):
+                options[key] = float(value)
         return options
 
     def _check_options(self, group: dict, index: int, *, fill: bool = False) -> None:
@@ -229,10 +242,12 @@ class Optimizer:
         """
         try:
             params = [p for group in self.param_groups for p in group["params"]]
+            sizes = [len(group["params"]) for group in self.param_groups]
         except (TypeError, KeyError):
             raise TypeError("every entry of param_groups must be a dict with a 'params' list of arrays") from None
         layout = self._layout
-        if len(params) == len(layout) and not any(map(operator.is_not, params, layout)):
+        if (len(params) == len(layout) and not any(map(operator.is_not, params, layout))
+                and sizes == self._group_sizes):
             return params
         old_index = {id(p): i for i, p in enumerate(layout)}
         moved = {}
@@ -242,7 +257,7 @@ class Optimizer:
                 moved[new] = self._state[old]
         dict.clear(self._state)
         dict.update(self._state, moved)
-        self._layout = params
+        self._layout, self._group_sizes = params, sizes  # an array moved to another group: re-planned
         self._plans.clear()
         self._table = None
         self._layout_checked = False
@@ -281,7 +296,7 @@ class Optimizer:
         start = 0
         for index, group in enumerate(groups):
             try:  # values are immutable once normalised (betas a tuple), so a tuple records them
-                unchanged = checked[index] == (len(group), self._option_values(group))
+                unchanged = checked[index] == self._options_of(group)
             except (IndexError, KeyError, TypeError, ValueError):
                 unchanged = False
             if not unchanged:
@@ -291,9 +306,14 @@ class Optimizer:
                     for i in range(start, start + len(group["params"])):
                         self._plans.pop(i, None)
                     self._table = None
-                checked[index:index + 1] = [(len(group), self._option_values(group))]
+                checked[index:index + 1] = [self._options_of(group)]
                 self._wanted[index:index + 1] = [wanted]
             start += len(group["params"])
+
+    def _options_of(self, group: dict) -> tuple:
+        """``(number of option keys, option values)``: equal to a validated group's record only
+        if no option changed and none was added (an unknown key counts) or removed."""
+        return len(group) - sum(map(group.__contains__, NOT_OPTIONS)), self._option_values(group)
 
     # ------------------------------------------------------------------ what subclasses say
     def _check_group(self, group: dict, index: int) -> None:
@@ -306,7 +326,10 @@ class Optimizer:
         raise NotImplementedError
 
     def _scalars(self, group: dict, state: dict, dtype: type) -> tuple:
-        """The kernel's named tuple of scalars for this step, cast to ``dtype``. Overridden."""
+        """The kernel's named tuple of scalars for this step, each float computed in double
+        precision and then passed through ``dtype``: the array's numpy scalar type on the
+        general path, ``float`` on the table path (whose batched kernel rounds it to the
+        array's dtype). So no arithmetic may follow the cast. Overridden."""
         raise NotImplementedError
 
     def _first_use(self, scalars: tuple, dtype: type) -> tuple:
@@ -376,7 +399,9 @@ class Optimizer:
         table = self._table
         if type(grads) is dict:
             grads = gradient_list(grads, self.param_groups)[0]
-        elif type(grads) is not list and type(grads) is not tuple:
+        elif type(grads) is list:
+            grads = tuple(grads)  # held until the kernels, which run without the GIL, are done
+        elif type(grads) is not tuple:
             return False
         if _State.edits != self._edits_seen:
             return False
@@ -396,8 +421,8 @@ class Optimizer:
             group = groups[batch.group_index]
             if count_only and not missing and batch.step is not None and batch.variant is not None:
                 # Every parameter of the batch at the same step: write the new count in one pass.
+                set_steps(batch, batch.step + 1)
                 batch.step += 1
-                set_steps(batch, batch.step)
                 state = batch.states[0]
             else:
                 state = self._advance_batch(group, batch, grads)

@@ -23,8 +23,9 @@ anything moved (``model.share_memory()``, ``.to()``, ``p.data = ...``, ZeRO's bu
 ``load_state_dict``, a group added or edited, an option that decides which state exists), the
 inner optimizer is rebuilt from the tensors as they are now — never writing through an old view.
 These checks run over all parameters at once, in C-level maps; the gradients then go to the
-inner optimizer as plain numpy views, which its compiled check vouches for in one call, and
-only a gradient it cannot vouch for (another dtype, shape or layout) is looked at on its own.
+inner optimizer as plain numpy views, which its compiled check vouches for in one call. If it
+cannot vouch for one (another dtype, shape or layout), the step checks every gradient one by
+one, as at the first step.
 Options (``lr``, ``betas``, ...) are copied from ``param_groups`` at every step, so schedulers
 work.
 
@@ -202,10 +203,11 @@ class _Watch:
     ``_Param.check_state`` and the step's own checks look at one by one.
     """
 
-    __slots__ = ("params", "states", "values", "tensors", "ptrs")
+    __slots__ = ("params", "layouts", "states", "values", "tensors", "ptrs")
 
     def __init__(self, entries: list):
         self.params = [e.param for e in entries]
+        self.layouts = _layouts(self.params)
         self.states = [e.state for e in entries]
         self.values = [v for e in entries for v in e.state_items[0]]
         self.tensors = self.params + self.values
@@ -223,7 +225,8 @@ class _Watch:
         if (not all(map(operator.is_, map(state_get, self.params), states))
                 or sum(map(len, present)) != len(self.values)
                 or not all(map(operator.is_, chain.from_iterable(map(dict.values, present)), self.values))
-                or list(map(torch.Tensor.data_ptr, self.tensors)) != self.ptrs):
+                or list(map(torch.Tensor.data_ptr, self.tensors)) != self.ptrs
+                or _layouts(self.params) != self.layouts):  # same memory, seen another way
             return None
         try:
             return list(map(torch.Tensor.numpy, map(_GRAD, self.params)))
@@ -232,6 +235,14 @@ class _Watch:
 
 
 _GRAD = operator.attrgetter("grad")
+
+
+def _layouts(params: list) -> tuple:
+    """Shapes, strides and dtypes of ``params``, in three C-level passes."""
+    return (list(map(_SHAPE, params)), list(map(torch.Tensor.stride, params)), list(map(_DTYPE, params)))
+
+
+_SHAPE, _DTYPE = operator.attrgetter("shape"), operator.attrgetter("dtype")
 
 
 def _scalar_dtype(group, key, previous) -> type:
@@ -332,9 +343,10 @@ class _KernelStep:
             self._check_group(torch_group, index)
             inner_group.update(self._inner_options(torch_group))
         inner = self._inner
-        # The inner optimizer's table path checks the plain views in one compiled call; what it
-        # cannot vouch for (another dtype, shape or memory layout) is checked here, and copied
-        # or refused with the parameter's name, before the general path steps.
+        # The inner optimizer's table path checks the plain views in one compiled call. If it
+        # cannot vouch for one (another dtype, shape or memory layout), every gradient goes
+        # through the checks here, which copy or refuse it with the parameter's name, and the
+        # general path steps.
         if inner._table is not None and inner._step_by_table(views):
             return views
         grads = [None if g is None else entry.gradient(entry.param.grad) for entry, g in zip(self._params, views)]
@@ -350,9 +362,9 @@ class _KernelStep:
         state_get = self.state.get
         views = []
         for entry in params:
-            p = entry.param
-            if p.data_ptr() != entry.ptr:
+            if entry.moved():  # another address, or the same memory seen another way
                 raise _Stale
+            p = entry.param
             entry.check_state(state_get(p))
             g = p.grad
             if g is not None:

@@ -247,3 +247,70 @@ def test_set_in_each_writes_through_the_c_api_as_dict_setitem_does():
                                  _batch._DICT_SET_ITEM)
     assert written == 3 and dicts == [{"step": value}, {"step": value, "other": 0}, {"step": value}]
     assert __import__("sys").getrefcount(value) == before + 3
+
+
+def test_an_array_moved_to_another_group_takes_that_groups_options():
+    a, b, c = np.zeros(2), np.zeros(2), np.zeros(2)
+    opt = adamlib.SGD([{"params": [a, b], "lr": 0.5}, {"params": [c], "lr": 0.0}])
+    grads = [np.ones(2)] * 3
+    opt.step(grads)
+    opt.step(grads)
+    del opt.param_groups[0]["params"][1]  # b: the flat order a, b, c is unchanged
+    opt.param_groups[1]["params"].insert(0, b)
+    opt.step(grads)
+    np.testing.assert_array_equal(a, -1.5)
+    np.testing.assert_array_equal(b, -1.0)  # lr 0 now
+    np.testing.assert_array_equal(c, 0.0)
+
+
+def test_an_array_moved_into_a_group_that_needs_more_state_is_refused_and_nothing_changes():
+    a, b, c = np.zeros(3, np.float32), np.zeros(3, np.float32), np.zeros(3, np.float32)
+    opt = adamlib.Adam([{"params": [a, b]}, {"params": [c], "amsgrad": True}])
+    grads = [np.ones(3, np.float32)] * 3
+    opt.step(grads)
+    opt.step(grads)
+    before = b.copy()
+    del opt.param_groups[0]["params"][1]  # b: the flat order a, b, c is unchanged
+    opt.param_groups[1]["params"].insert(0, b)
+    with pytest.raises(ValueError, match="amsgrad=True in param_groups\\[1\\] needs state\\[1\\]\\['max_exp_avg_sq'\\]"):
+        opt.step(grads)
+    np.testing.assert_array_equal(b, before)
+
+
+def test_check_finite_reads_a_float32_gradient_whose_dtype_is_not_numpys_own_object():
+    dtype = np.dtype(np.float32, metadata={"unit": "m"})  # equal to float32, another object
+    p = np.zeros(4, dtype)
+    opt = adamlib.SGD([p], lr=1.0, check_finite=True)
+    opt.step([np.ones_like(p)])
+    opt.step([np.ones_like(p)])
+    bad = np.ones_like(p)
+    bad[1] = np.nan  # at an odd index: read as float64, the pair would look finite
+    with pytest.raises(adamlib.NonFiniteGradientError):
+        opt.step([bad])
+    np.testing.assert_array_equal(p, -2.0)
+
+
+def test_options_wider_than_double_give_both_paths_the_same_scalars():
+    lr = np.longdouble(1) / 3 + np.longdouble(2) ** -60  # not a double
+    params = [np.linspace(0, 1, 5, dtype=np.float32)]
+    twins = [params[0].copy()]
+    fast = adamlib.Adam(params, lr=lr, betas=(np.longdouble(0.9), 0.99))
+    slow = _general_only(adamlib.Adam(twins, lr=lr, betas=(np.longdouble(0.9), 0.99)))
+    assert type(fast.param_groups[0]["lr"]) is float and type(fast.param_groups[0]["betas"][0]) is float
+    for t in range(4):
+        grads = [np.cos(params[0] + t)]
+        fast.step(grads)
+        slow.step(grads)
+    assert fast._table is not None
+    np.testing.assert_array_equal(params[0], twins[0])
+
+
+def test_an_unknown_option_in_place_of_a_removed_name_list_is_refused():
+    opt = adamlib.SGD([("w", np.zeros(2))], lr=0.1)
+    opt.step({"w": np.ones(2)})
+    opt.step({"w": np.ones(2)})
+    group = opt.param_groups[0]
+    del group["param_names"]
+    group["bogus"] = 1  # as many keys as before
+    with pytest.raises(ValueError, match="unknown option 'bogus'"):
+        opt.step([np.ones(2)])

@@ -624,6 +624,23 @@ def test_an_unusual_gradient_after_steady_steps_is_looked_at_on_its_own(torch, a
     assert ours[2] == theirs[2] == 4
 
 
+@pytest.mark.parametrize("steps_before", [1, 3])  # before and after the all-at-once checks start
+def test_a_parameter_seen_another_way_at_the_same_address_is_followed(torch, at, steps_before):
+    # p.data = p.data.t(): the same memory, other strides. The update must land where torch's does.
+    results = []
+    for module in (at, torch.optim):
+        p = torch.nn.Parameter(torch.arange(9.0, dtype=torch.float64).reshape(3, 3))
+        opt = module.SGD([p], lr=1.0)
+        p.grad = torch.zeros_like(p)
+        for _ in range(steps_before):
+            opt.step()
+        p.data = p.data.t()
+        p.grad = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+        opt.step()
+        results.append(p.detach().clone())
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=0)
+
+
 def test_gradient_in_another_layout_is_copied(torch, at):
     for module in (at, torch.optim):
         p = torch.nn.Parameter(torch.arange(6.0, dtype=torch.float64).reshape(2, 3))
