@@ -199,7 +199,7 @@ _FLOAT32, _FLOAT64 = np.empty(0, np.float32), np.empty(0, np.float64)
 
 @function(nogil=False)  # it reads Python lists, which no other thread may change meanwhile
 def gather_gradients(groups, group_sizes, param_ids, grads, descrs, ndims, shapes, sizes, itemsizes,
-                     table, memory_starts, memory_ends, check_finite, known):
+                     table, memory_starts, memory_ends, known):
     """Check that the parameters are still those of the table, check each gradient of a step
     and write its address into ``table[:, 1]``.
 
@@ -220,8 +220,6 @@ def gather_gradients(groups, group_sizes, param_ids, grads, descrs, ndims, shape
     memory_starts, memory_ends : int64 arrays
         The sorted, disjoint memory ranges of every parameter and state buffer; a gradient
         may overlap none of them.
-    check_finite : bool
-        Also refuse a gradient with a NaN or an infinity.
     known : int64 array
         :data:`_KNOWN`: the addresses of ``list``, ``tuple``, ``None`` and ``numpy.ndarray``.
 
@@ -268,13 +266,25 @@ def gather_gradients(groups, group_sizes, param_ids, grads, descrs, ndims, shape
             k = np.searchsorted(memory_starts, end) - 1
             if k >= 0 and memory_ends[k] > data:
                 return j, missing
-            if check_finite:
-                finite = (_all_finite(data, sizes[j], _FLOAT32) if itemsizes[j] == 4
-                          else _all_finite(data, sizes[j], _FLOAT64))
-                if not finite:
-                    return j, missing
         table[j, 1] = data
     return -1, missing
+
+
+@function  # without the GIL: a scan over every gradient; the step holds them meanwhile
+def first_nonfinite(table, sizes, itemsizes):
+    """The position of the first gradient in ``table[:, 1]`` with a NaN or an infinity, or -1.
+
+    Reads each as float32 or float64 by its item size (dtype objects equal to float32 need
+    not be numpy's own); rows whose address is 0 (no gradient) are skipped.
+    """
+    for j in range(table.shape[0]):
+        data = table[j, 1]
+        if data != 0 and sizes[j] > 0:
+            finite = (_all_finite(data, sizes[j], _FLOAT32) if itemsizes[j] == 4
+                      else _all_finite(data, sizes[j], _FLOAT64))
+            if not finite:
+                return j
+    return -1
 
 
 # ------------------------------------------------------------------ kernels over the table
@@ -439,8 +449,12 @@ class StepTable:
 
     def gather(self, param_lists: tuple, grads, check_finite: bool) -> tuple[int, int]:
         """Check the groups' ``params`` lists and ``grads`` (a list or tuple, one per
-        parameter) with :func:`gather_gradients`."""
-        return gather_gradients(id(param_lists), self.group_sizes, self.param_ids, id(grads), self.descrs, self.ndims,
-                                self.shapes, self.sizes, self.itemsizes, self.table, self.memory_starts,
-                                self.memory_ends, check_finite, _KNOWN)
+        parameter) with :func:`gather_gradients`, and with ``check_finite`` every gradient's
+        values with :func:`first_nonfinite`."""
+        unusual, missing = gather_gradients(
+            id(param_lists), self.group_sizes, self.param_ids, id(grads), self.descrs, self.ndims, self.shapes,
+            self.sizes, self.itemsizes, self.table, self.memory_starts, self.memory_ends, _KNOWN)
+        if unusual < 0 and check_finite:
+            unusual = first_nonfinite(self.table, self.sizes, self.itemsizes)
+        return unusual, missing
 
