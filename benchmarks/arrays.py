@@ -6,7 +6,9 @@ once. Sections:
 
 ``arrays``       step time against the number of arrays at a fixed total size; the slope of a
                  straight-line fit is the cost of one more array. "Before" is the step as it
-                 was: one compiled kernel call per array through :class:`adamlib._jit.Kernel`.
+                 was: one compiled kernel call per array through :class:`adamlib._jit.Kernel`;
+                 the step's compiled calls alone split today's cost per array into the
+                 kernel's and the step's bookkeeping.
 ``small_model``  about 50 arrays of 10⁵ elements in all, shaped like a small network, against
                  one flat array of the same total and against torch and DeepSpeed.
 ``model``        about 200 arrays, 10⁷ elements in all (the large-model case).
@@ -59,11 +61,33 @@ def one_call_per_array(opt, grads):
     return step
 
 
+def batched_calls_only(opt, grads):
+    """The compiled calls of adamlib's step and nothing else: one batched kernel call per batch.
+
+    Calls each batch's kernel over the step table as the last step left it (reaching into the
+    optimizer's private ``_table``: a measurement, not an API), without the step's checks of
+    the parameters and gradients, its step counts and its scalars, which are those of the last
+    step. So its cost per array is the kernel's own (a view and a loop per piece), and the
+    rest of the step's cost per array is the step's bookkeeping.
+    """
+    opt.step(grads)  # the table path: fills the table with these gradients' addresses
+    table = opt._table
+    calls = [(batch.variant, (table.table, *batch.arguments, tuple(opt._scalars(
+        opt.param_groups[batch.group_index], batch.states[0], float)))) for batch in table.batches]
+
+    def step():
+        for variant, args in calls:
+            variant(*args)
+
+    return step
+
+
 def contenders_for(params, grads, dtype, flat_too=False) -> dict:
-    """adamlib's list step and the old per-array calls, torch fused/foreach, DeepSpeed."""
+    """adamlib's list step, its compiled calls alone, the old per-array calls, torch fused/foreach, DeepSpeed."""
     opt = adamlib.Adam(params)
     opt.step(grads)
-    contenders = {"adamlib": lambda: opt.step(grads), "one_call_per_array": one_call_per_array(opt, grads)}
+    contenders = {"adamlib": lambda: opt.step(grads), "batched_calls_only": batched_calls_only(opt, grads),
+                  "one_call_per_array": one_call_per_array(opt, grads)}
     if flat_too:
         total = sum(p.size for p in params)
         (flat,), (flat_grad,) = arrays_of([total], dtype)
@@ -98,9 +122,18 @@ def bench_arrays(counts=(1, 3, 10, 30, 100, 300, 1000), total=10**5, dtype=np.fl
     return {"total": total, "dtype": np.dtype(dtype).name, "fit_from": fit_from, "rows": rows, "fit": fits}
 
 
-def bench_list(sizes, dtype=np.float32, rounds=200, budget=20.0) -> dict:
-    """One list of arrays of the given sizes: all contenders, plus one flat array of the same total."""
+def bench_list(sizes, dtype=np.float32, rounds=200, budget=20.0, warm=False) -> dict:
+    """One list of arrays of the given sizes: all contenders, plus one flat array of the same total.
+
+    With ``warm``, adamlib's list and flat steps are also timed in rounds of their own in which
+    each timed step follows an untimed one of the same optimizer (``"warm"``): their arrays are
+    then in the caches, where in the interleaved rounds the other contenders evict them.
+    """
     params, grads = arrays_of(sizes, dtype)
-    return {"arrays": len(sizes), "elements": int(sum(sizes)), "dtype": np.dtype(dtype).name,
-            "smallest": int(min(sizes)), "largest": int(max(sizes)),
-            **measure(contenders_for(params, grads, dtype, flat_too=True), rounds, budget=budget)}
+    contenders = contenders_for(params, grads, dtype, flat_too=True)
+    row = {"arrays": len(sizes), "elements": int(sum(sizes)), "dtype": np.dtype(dtype).name,
+           "smallest": int(min(sizes)), "largest": int(max(sizes)), **measure(contenders, rounds, budget=budget)}
+    if warm:
+        own = {k: contenders[k] for k in ("adamlib", "adamlib_one_flat_array")}
+        row["warm"] = measure(own, rounds, budget=budget / 2, before=own)
+    return row

@@ -14,24 +14,34 @@ import time
 import numpy as np
 
 
-def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: float = 40.0) -> dict:
+def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: float = 40.0,
+                      before: dict | None = None) -> dict:
     """``{name: [seconds of each round]}``, the contenders called round-robin.
 
-    Stops early (after at least 3 rounds) once ``budget`` seconds have passed.
+    ``before[name]``, where given, runs untimed just before each call of contender ``name``
+    (a training loop's forward and backward pass before its step). Stops early (after at least
+    3 rounds) once ``budget`` seconds have passed.
     """
+    before = before or {}
     for _ in range(warmup):
-        for fn in contenders.values():
+        for name, fn in contenders.items():
+            before.get(name, _nothing)()
             fn()
     times = {name: [] for name in contenders}
     start = time.perf_counter()
     for r in range(rounds):
         for name, fn in contenders.items():
+            before.get(name, _nothing)()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
         if r >= 2 and time.perf_counter() - start > budget:
             break
     return times
+
+
+def _nothing():
+    pass
 
 
 def quartiles(values) -> list[float]:

@@ -33,11 +33,22 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert row["seconds"]["roof"] == pytest.approx(7 * row["n"] * {"float32": 4, "float64": 8}[row["dtype"]] / (
             row["ceiling_GBps"] * 1e9), rel=1e-12)
         assert {"copy", "scale", "add", "triad"} <= set(row["stream"])
+        assert row["ceiling_loop"].removeprefix("stream_") in row["stream"]
+        assert row["in_place_loop"].removeprefix("stream_").split("_")[0] in ("axpy", "seven")
+        assert row["warmed"] == (row["level"] in ("L2", "L3"))
+        for who, (q1, median, q3) in row["of_roof"].items():
+            assert 0 < q1 <= median <= q3
+            assert (who in row["roof_beaten_by"]) == (q1 > 1)
     assert all("numpy_naive" in row["seconds"] for row in results["allocating"])
     arrays = results["arrays"]
     assert [row["arrays"] for row in arrays["rows"]] == [1, 10, 30]
     assert {"adamlib", "one_call_per_array"} <= set(arrays["fit"])
     assert "adamlib_one_flat_array" in results["small_model"]["seconds"]
+    assert set(results["small_model"]["warm"]["seconds"]) == {"adamlib", "adamlib_one_flat_array"}
+    for row in results["torch_models"]:  # empty without torch
+        assert {"adamlib.torch", "torch_fused", "torch_forloop", "torch_foreach"} <= set(row["fixed"]["seconds"])
+        assert set(row["training"]["seconds"]) == set(row["fixed"]["seconds"])
+        assert "torch_fused" not in row["training"]["ratio"] and "adamlib.torch" in row["training"]["ratio"]
     assert "Adam step, one flat array" in done.stdout and "Bandwidth, best round of each loop" in done.stdout
     assert "[adam]" in done.stderr and "(load " in done.stderr  # progress, with the load, while it runs
 
