@@ -70,12 +70,13 @@ def batched_calls_only(opt, grads):
     step. So its cost per array is the kernel's own (a view and a loop per piece), and the
     rest of the step's cost per array is the step's bookkeeping.
     """
-    opt.step(grads)  # the table path: fills the table with these gradients' addresses
+    opt.step(grads)
+    opt.step(grads)  # the second step takes the table path and fills the table with these addresses
     table = opt._table
     calls = [(batch.variant, (table.table, *batch.arguments, tuple(opt._scalars(
         opt.param_groups[batch.group_index], batch.states[0], float)))) for batch in table.batches]
 
-    def step():
+    def step(alive=(opt, grads)):  # the table holds raw addresses: keep its arrays alive
         for variant, args in calls:
             variant(*args)
 
@@ -86,8 +87,14 @@ def contenders_for(params, grads, dtype, flat_too=False) -> dict:
     """adamlib's list step, its compiled calls alone, the old per-array calls, torch fused/foreach, DeepSpeed."""
     opt = adamlib.Adam(params)
     opt.step(grads)
-    contenders = {"adamlib": lambda: opt.step(grads), "batched_calls_only": batched_calls_only(opt, grads),
-                  "one_call_per_array": one_call_per_array(opt, grads)}
+    # Every contender has arrays of its own, so that none finds the arrays another just touched in cache.
+    calls_params, calls_grads = [p.copy() for p in params], [g.copy() for g in grads]
+    old_params, old_grads = [p.copy() for p in params], [g.copy() for g in grads]
+    old = adamlib.Adam(old_params)
+    old.step(old_grads)
+    contenders = {"adamlib": lambda: opt.step(grads),
+                  "batched_calls_only": batched_calls_only(adamlib.Adam(calls_params), calls_grads),
+                  "one_call_per_array": one_call_per_array(old, old_grads)}
     if flat_too:
         total = sum(p.size for p in params)
         (flat,), (flat_grad,) = arrays_of([total], dtype)

@@ -43,9 +43,8 @@ def report_machine(results):
 
 def report_adam(results):
     lines = ["Adam step, one flat array: ms per step, median [quartiles]; ratio = other / adamlib per round",
-             "(above 1: adamlib faster); roof = 7 streams at the bandwidth of the row's best loop (by median),",
-             "round by round; of roof = roof time / the contender's time, per round; in-place: the same for",
-             "the best loop that updates in place (exact bytes)"]
+             "(above 1: adamlib faster); roof = 7 streams at the bandwidth of the row's best in-place loop (by median),",
+             "round by round; of roof = roof time / the contender's time, per round"]
     peers = ("numpy_careful", "torch_fused", "deepspeed")
     for row in results["adam"]:
         lines.append(f"  {row['dtype']} n={row['n']:.0e} ({row['level']}, {row['working_set'] / 2**20:.1f} MiB, "
@@ -53,8 +52,6 @@ def report_adam(results):
         lines.append(f"    adamlib {_cell(row, 'adamlib')}  roof {row['seconds']['roof'] * 1e3:.3g} "
                      f"({row['ceiling_GBps']:.1f} GB/s, {row['ceiling_loop']})  of roof "
                      + "  ".join(f"{k} {v[1]:.0%}" for k, v in row["of_roof"].items()))
-        lines.append(f"    in-place ceiling {row['in_place_GBps']:.1f} GB/s ({row['in_place_loop']}): "
-                     + "  ".join(f"{k} {v[1]:.0%}" for k, v in row["of_in_place"].items()))
         lines.append("    " + "  ".join(f"{p}: {_ratio(row, p)}" for p in peers if p in row["seconds"]))
         if row["roof_beaten_by"]:
             lines.append(f"    ROOF BEATEN in three rounds of four by {', '.join(row['roof_beaten_by'])}: "
@@ -93,10 +90,11 @@ def report_torch_models(rows):
     lines = ["Adam opt.step() on torch.nn models, float32 (ms per step, [quartiles], ratio to torch fused)"]
     for row in rows:
         lines.append(f"  {row['model']}: {row['tensors']} tensors, {row['elements']:.2e} elements")
-        for protocol, what in (("fixed", "gradients set once; the allocating steps in rounds of their own"),
+        for protocol, what in (("fixed", "gradients set once"),
                                ("training", f"each step after forward and backward on a batch {row['batch']}")):
             cell = row[protocol]
-            lines.append(f"    {protocol} ({what}), {cell['rounds']} rounds")
+            lines.append(f"    {protocol} ({what}; the allocating steps in rounds of their own), "
+                         f"{cell['rounds']} rounds")
             for who in cell["seconds"]:
                 lines.append(f"      {who:14} {_cell(cell, who)}  {_ratio(cell, who) if who != 'torch_fused' else ''}")
     return "\n".join(lines)
