@@ -10,8 +10,10 @@ machine's description), which the performance chapter reads; tables are printed 
 
 Sections, in the order they run:
 
-``stream``      STREAM copy/scale/add/triad (:mod:`stream`) with working sets in L2, in L3 and
-                in DRAM, chosen from the measured cache sizes (:mod:`machine`): the bandwidth.
+``stream``      STREAM copy/scale/add/triad and two loops that update in place, axpy and seven
+                (:mod:`stream`), with working sets in L2, in L3 and in DRAM, chosen from the
+                measured cache sizes (:mod:`machine`): the bandwidth, whose ceiling the in-place
+                loops set.
 ``adam``        one flat array of 10⁴…10⁸ elements, float32 and float64, each size labelled with
                 the level of memory its working set lives in: adamlib, a careful numpy Adam
                 (``out=``, no allocation), torch fused, DeepSpeedCPUAdam, and the STREAM
