@@ -206,12 +206,13 @@ class _Watch:
     __slots__ = ("params", "layouts", "states", "values", "tensors", "ptrs")
 
     def __init__(self, entries: list):
+        # What each entry recorded when it was built or mirrored, gathered for C-level comparison.
         self.params = [e.param for e in entries]
-        self.layouts = _layouts(self.params)
+        self.layouts = ([e.shape for e in entries], [e.stride for e in entries], [e.dtype for e in entries])
         self.states = [e.state for e in entries]
         self.values = [v for e in entries for v in e.state_items[0]]
         self.tensors = self.params + self.values
-        self.ptrs = list(map(torch.Tensor.data_ptr, self.tensors))
+        self.ptrs = [e.ptr for e in entries] + [ptr for e in entries for ptr in e.state_items[1]]
 
     @staticmethod
     def applies(entries: list) -> bool:

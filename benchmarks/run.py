@@ -250,6 +250,16 @@ def torch_models():
     return {"mlp": (mlp, (32, 784)), "convnet": (convnet, (8, 3, 16, 16))}
 
 
+def _apart(in_place: dict, allocating: dict, rounds: int, budget: float, before=None) -> dict:
+    """:func:`measure` of the in-place steps, and of the allocating ones in rounds of their own
+    (both with torch fused as the reference), as one summary."""
+    summary = measure(in_place, rounds, reference="torch_fused", budget=budget, before=before)
+    other = measure(allocating, rounds, reference="torch_fused", budget=budget / 2, before=before)
+    for key in ("seconds", "quartiles", "ratio"):
+        summary[key].update({k: v for k, v in other[key].items() if k != "torch_fused"})
+    return summary
+
+
 IN_PLACE_STEPS = ("adamlib.torch", "torch_fused", "deepspeed")
 """The torch-model contenders that update in place; torch's for-loop and foreach steps allocate."""
 
@@ -294,10 +304,7 @@ def bench_torch_models(rounds=200, budget=20.0):
         params = list(reference.parameters())
         in_place = {k: opts[k].step for k in IN_PLACE_STEPS if k in opts}
         allocating = {k: opts[k].step for k in ("torch_forloop", "torch_foreach", "torch_fused")}
-        fixed = measure(in_place, rounds, reference="torch_fused", budget=budget)
-        fixed_allocating = measure(allocating, rounds, reference="torch_fused", budget=budget / 2)
-        for key in ("seconds", "quartiles", "ratio"):
-            fixed[key].update({k: v for k, v in fixed_allocating[key].items() if k != "torch_fused"})
+        fixed = _apart(in_place, allocating, rounds, budget)
 
         def forward_backward(model, optimizer):
             def run():
@@ -305,13 +312,8 @@ def bench_torch_models(rounds=200, budget=20.0):
                 model(batch).square().mean().backward()
             return run
 
-        before = {k: forward_backward(models[k], o) for k, o in opts.items()}
-        training = measure({k: opts[k].step for k in in_place}, rounds, reference="torch_fused", budget=budget,
-                           before=before)
-        training_allocating = measure({k: opts[k].step for k in allocating}, rounds, reference="torch_fused",
-                                      budget=budget / 2, before=before)
-        for key in ("seconds", "quartiles", "ratio"):
-            training[key].update({k: v for k, v in training_allocating[key].items() if k != "torch_fused"})
+        training = _apart(in_place, allocating, rounds, budget,
+                          before={k: forward_backward(models[k], o) for k, o in opts.items()})
         rows.append({"model": name, "tensors": len(params), "elements": sum(p.numel() for p in params),
                      "batch": list(batch_shape), "fixed": fixed, "training": training})
     return rows
