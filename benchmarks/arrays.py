@@ -20,7 +20,7 @@ import numpy as np
 
 import adamlib
 from peers import deepspeed_contenders, torch_contenders
-from timing import measure
+from timing import interleaved_times, measure, quartiles, summarise
 
 
 def model_shapes(count=200, total=10**7, smallest=64, largest=10**6, seed=0) -> list[int]:
@@ -100,6 +100,8 @@ def contenders_for(params, grads, dtype, flat_too=False) -> dict:
         (flat,), (flat_grad,) = arrays_of([total], dtype)
         flat_opt = adamlib.Adam([flat])
         contenders["adamlib_one_flat_array"] = lambda: flat_opt.step([flat_grad])
+        flat_calls = [a.copy() for a in (flat, flat_grad)]
+        contenders["flat_array_calls_only"] = batched_calls_only(adamlib.Adam([flat_calls[0]]), [flat_calls[1]])
     contenders.update(torch_contenders("Adam", params, grads, {}, impls=("foreach", "fused")))
     contenders.update(deepspeed_contenders(params, grads))
     return contenders
@@ -138,9 +140,22 @@ def bench_list(sizes, dtype=np.float32, rounds=200, budget=20.0, warm=False) -> 
     """
     params, grads = arrays_of(sizes, dtype)
     contenders = contenders_for(params, grads, dtype, flat_too=True)
+    times = interleaved_times(contenders, rounds, budget=budget)
     row = {"arrays": len(sizes), "elements": int(sum(sizes)), "dtype": np.dtype(dtype).name,
-           "smallest": int(min(sizes)), "largest": int(max(sizes)), **measure(contenders, rounds, budget=budget)}
+           "smallest": int(min(sizes)), "largest": int(max(sizes)), **summarise(times),
+           "calls_only_list_over_flat": _list_over_flat(times)}
     if warm:
-        own = {k: contenders[k] for k in ("adamlib", "adamlib_one_flat_array")}
-        row["warm"] = measure(own, rounds, budget=budget / 2, before=own)
+        own = {k: contenders[k] for k in ("adamlib", "adamlib_one_flat_array", *CALLS_ONLY)}
+        times = interleaved_times(own, rounds, budget=budget / 2, before=own)
+        row["warm"] = {**summarise(times), "calls_only_list_over_flat": _list_over_flat(times)}
     return row
+
+
+CALLS_ONLY = ("batched_calls_only", "flat_array_calls_only")
+"""The compiled calls alone, over the list and over one flat array of the same total."""
+
+
+def _list_over_flat(times: dict) -> list[float]:
+    """Quartiles of the list's compiled calls' time over the flat array's, round by round: the
+    part of the list's extra time that lies in the kernels, over scattered arrays, alone."""
+    return quartiles(np.asarray(times[CALLS_ONLY[0]]) / np.asarray(times[CALLS_ONLY[1]]))

@@ -11,12 +11,17 @@ def _cell(summary, who, scale=1e3, width=8):
     return f"{summary['seconds'][who] * scale:{width}.3g} [{q1 * scale:.3g}, {q3 * scale:.3g}]"
 
 
+def _quartiles(q):
+    """``median [q1, q3]`` of a ratio's quartiles ``[q1, median, q3]``."""
+    q1, med, q3 = q
+    return f"{med:.2f} [{q1:.2f}, {q3:.2f}]"
+
+
 def _ratio(summary, who):
     """Median ratio *who / reference* over the rounds, with its quartiles, or a dash."""
     if who not in summary.get("ratio", {}):
         return "-"
-    q1, med, q3 = summary["ratio"][who]
-    return f"{med:.2f} [{q1:.2f}, {q3:.2f}]"
+    return _quartiles(summary["ratio"][who])
 
 
 def report_machine(results):
@@ -79,10 +84,12 @@ def report_lists(results):
                       f"{m['dtype']} elements (µs per step; ratio to adamlib)"]
         for who in m["seconds"]:
             lines.append(f"  {who:24} {_cell(m, who, 1e6, 9)}  {_ratio(m, who)}")
+        lines.append(f"  compiled calls alone, list time / flat array's: {_quartiles(m['calls_only_list_over_flat'])}")
         if "warm" in m:
             lines.append("  warm (each timed step after an untimed one of the same optimizer):")
             for who in m["warm"]["seconds"]:
                 lines.append(f"    {who:22} {_cell(m['warm'], who, 1e6, 9)}  {_ratio(m['warm'], who)}")
+            lines.append(f"    compiled calls alone, list / flat: {_quartiles(m['warm']['calls_only_list_over_flat'])}")
     return lines
 
 
@@ -96,7 +103,11 @@ def report_torch_models(rows):
             lines.append(f"    {protocol} ({what}; the allocating steps in rounds of their own), "
                          f"{cell['rounds']} rounds")
             for who in cell["seconds"]:
-                lines.append(f"      {who:14} {_cell(cell, who)}  {_ratio(cell, who) if who != 'torch_fused' else ''}")
+                share = f"  share of the roof {_quartiles(cell['of_roof'][who])}" if who in cell.get("of_roof", {}) else ""
+                lines.append(f"      {who:14} {_cell(cell, who)}  {_ratio(cell, who) if who != 'torch_fused' else ''}"
+                             + share)
+            if "roof_loop" in cell:
+                lines.append(f"      (roof: Adam's bytes at the speed of {cell['roof_loop']} in the same rounds)")
     return "\n".join(lines)
 
 

@@ -130,6 +130,20 @@ def flat_cases(section, sizes, dtypes, arrays):
             yield dtype, n, p, g, {"adamlib": lambda opt=opt, g=g: opt.step([g])}
 
 
+def roof_shares(summary: dict, times: dict, loop: str, moved: dict, step_bytes_per_stream: int) -> dict:
+    """Each implementation's share of the roof, round by round: ``{name: [q1, median, q3]}``.
+
+    The roof of a round is Adam's bytes (:data:`ADAM_STREAMS` streams of
+    ``step_bytes_per_stream``) at the bandwidth the in-place ``loop`` reached in that round; a
+    share is the roof's time over the implementation's, in the same round. ``summary`` (of the
+    implementations' times) gains the roof's median and quartiles under ``"roof"``.
+    """
+    roofs = ADAM_STREAMS * step_bytes_per_stream / moved[loop][1] * np.asarray(times[loop])
+    shares = {k: quartiles(roofs / np.asarray(times[k])) for k in summary["seconds"]}
+    summary["seconds"]["roof"], summary["quartiles"]["roof"] = quartiles(roofs)[1], quartiles(roofs)[::2]
+    return shares
+
+
 def bench_adam(sizes, dtypes, description):
     """In-place contenders and the STREAM loops, interleaved, at each size, and the roof they set."""
     rows = []
@@ -152,12 +166,10 @@ def bench_adam(sizes, dtypes, description):
         # loop that did best over the rounds (its median). A share of it is a ratio taken within
         # a round, like every other ratio here, so the load of the moment cancels.
         top = stream.top_loop({k: times[k] for k in loops}, moved)
-        roofs = ADAM_STREAMS * n * dtype.itemsize / moved[top][1] * np.asarray(times[top])
         times_of = {k: v for k, v in times.items() if k not in loops}
         summary = summarise(times_of)
-        summary["seconds"]["roof"], summary["quartiles"]["roof"] = quartiles(roofs)[1], quartiles(roofs)[::2]
         implementations = list(times_of)
-        of_roof = {k: quartiles(roofs / np.asarray(times[k])) for k in implementations}
+        of_roof = roof_shares(summary, times, top, moved, n * dtype.itemsize)
         rows.append({
             "dtype": dtype.name, "n": n, "working_set": working_set,
             "threads": cores_used(p), "level": level, "warmed": warm is not None,
@@ -250,18 +262,40 @@ def torch_models():
     return {"mlp": (mlp, (32, 784)), "convnet": (convnet, (8, 3, 16, 16))}
 
 
-def _apart(in_place: dict, allocating: dict, rounds: int, budget: float, before=None) -> dict:
+def _apart(in_place: dict, allocating: dict, rounds: int, budget: float, before=None, roof=None) -> dict:
     """:func:`measure` of the in-place steps, and of the allocating ones in rounds of their own
-    (both with torch fused as the reference), as one summary."""
-    summary = measure(in_place, rounds, reference="torch_fused", budget=budget, before=before)
+    (both with torch fused as the reference), as one summary.
+
+    ``roof``, where given, is ``(loops, moved, bytes per stream)`` from :func:`stream.contenders`
+    for one in-place loop, timed in the in-place rounds: the summary then gains the roof and
+    each in-place step's share of it (``"of_roof"``), as :func:`bench_adam` computes them.
+    """
+    loops = roof[0] if roof else {}
+    times = interleaved_times({**in_place, **loops}, rounds, budget=budget, before=before)
+    summary = summarise({k: times[k] for k in in_place}, reference="torch_fused")
+    if roof:
+        (loop,) = loops
+        summary["of_roof"] = roof_shares(summary, times, loop, roof[1], roof[2])
+        summary["roof_loop"] = loop
     other = measure(allocating, rounds, reference="torch_fused", budget=budget / 2, before=before)
     for key in ("seconds", "quartiles", "ratio"):
         summary[key].update({k: v for k, v in other[key].items() if k != "torch_fused"})
     return summary
 
 
-IN_PLACE_STEPS = ("adamlib.torch", "torch_fused", "deepspeed")
+IN_PLACE_STEPS = ("adamlib.torch", "adamlib.torch_inner_step", "torch_fused", "deepspeed")
 """The torch-model contenders that update in place; torch's for-loop and foreach steps allocate."""
+
+
+def inner_step(opt):
+    """The numpy optimizer inside an ``adamlib.torch`` optimizer, stepped on numpy views of the
+    gradients, without the adapter's work around it (its checks that no tensor moved, the
+    conversions, the torch-side state and torch's own ``step`` wrapper). Reaches into the
+    private ``_inner``: a measurement, not an API. Its steps are not mirrored to the torch
+    side, so ``opt`` serves for nothing else afterwards."""
+    opt.step()  # builds the inner optimizer
+    params = [p for group in opt.param_groups for p in group["params"]]
+    return lambda: opt._inner.step([None if p.grad is None else p.grad.numpy() for p in params])
 
 
 def bench_torch_models(rounds=200, budget=20.0):
@@ -278,10 +312,14 @@ def bench_torch_models(rounds=200, budget=20.0):
                     as a training loop meets it, right after backward wrote the gradients. The
                     allocating steps again in rounds of their own.
     Ratios are to torch fused, within rounds (the allocating steps' from their own rounds).
+    ``adamlib.torch_inner_step`` (:func:`inner_step`) splits adamlib.torch's time into the
+    numpy optimizer's step and the adapter's work around it; with fixed gradients the roof
+    (Adam's bytes at the speed of the in-place ``seven`` loop over the model's size) is timed
+    in the same rounds.
     """
     import adamlib.torch
 
-    optimizers = [("adamlib.torch", adamlib.torch.Adam, {}),
+    optimizers = [("adamlib.torch", adamlib.torch.Adam, {}), ("adamlib.torch_inner_step", adamlib.torch.Adam, {}),
                   ("torch_forloop", torch.optim.Adam, {"foreach": False}),
                   ("torch_foreach", torch.optim.Adam, {"foreach": True}),
                   ("torch_fused", torch.optim.Adam, {"fused": True})]
@@ -303,8 +341,17 @@ def bench_torch_models(rounds=200, budget=20.0):
         log(f"[torch_models] {name}")
         params = list(reference.parameters())
         in_place = {k: opts[k].step for k in IN_PLACE_STEPS if k in opts}
+        in_place["adamlib.torch_inner_step"] = inner_step(opts["adamlib.torch_inner_step"])
         allocating = {k: opts[k].step for k in ("torch_forloop", "torch_foreach", "torch_fused")}
-        fixed = _apart(in_place, allocating, rounds, budget)
+        # The roof in the same rounds: Adam's pattern of traffic over the model's bytes, in one
+        # loop over arrays of its own (threaded where adamlib's step is), so that no other
+        # contender keeps its arrays warm for it.
+        n = sum(p.numel() for p in params)
+        like = np.empty(n, np.float32)
+        loops, moved = stream.contenders(4 * n * like.itemsize, like.dtype, like)
+        loop = "stream_seven_threaded" if "stream_seven_threaded" in loops else "stream_seven"
+        fixed = _apart(in_place, allocating, rounds, budget, roof=({loop: loops[loop]}, moved, n * like.itemsize))
+        del loops, like
 
         def forward_backward(model, optimizer):
             def run():

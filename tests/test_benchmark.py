@@ -44,10 +44,18 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert [row["arrays"] for row in arrays["rows"]] == [1, 10, 30]
     assert {"adamlib", "one_call_per_array"} <= set(arrays["fit"])
     assert "adamlib_one_flat_array" in results["small_model"]["seconds"]
-    assert set(results["small_model"]["warm"]["seconds"]) == {"adamlib", "adamlib_one_flat_array"}
+    calls_only = {"batched_calls_only", "flat_array_calls_only"}
+    assert set(results["small_model"]["warm"]["seconds"]) == {"adamlib", "adamlib_one_flat_array"} | calls_only
+    for key in ("small_model", "model"):
+        assert calls_only <= set(results[key]["seconds"])
+        q1, median, q3 = results[key]["calls_only_list_over_flat"]
+        assert 0 < q1 <= median <= q3
     for row in results["torch_models"]:  # empty without torch
-        assert {"adamlib.torch", "torch_fused", "torch_forloop", "torch_foreach"} <= set(row["fixed"]["seconds"])
-        assert set(row["training"]["seconds"]) == set(row["fixed"]["seconds"])
+        assert {"adamlib.torch", "adamlib.torch_inner_step", "torch_fused", "torch_forloop", "torch_foreach"} <= set(
+            row["fixed"]["seconds"])
+        assert set(row["training"]["seconds"]) == set(row["fixed"]["seconds"]) - {"roof"}
+        assert row["fixed"]["roof_loop"].startswith("stream_seven")
+        assert set(row["fixed"]["of_roof"]) == set(row["fixed"]["seconds"]) - {"roof", "torch_forloop", "torch_foreach"}
         assert "torch_fused" not in row["training"]["ratio"] and "adamlib.torch" in row["training"]["ratio"]
     assert "Adam step, one flat array" in done.stdout and "Bandwidth, best round of each loop" in done.stdout
     assert "[adam]" in done.stderr and "(load " in done.stderr  # progress, with the load, while it runs
