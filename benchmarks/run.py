@@ -1,7 +1,7 @@
 """Measure adamlib's optimizer steps against numpy, torch.optim, DeepSpeed and the memory's bandwidth.
 
 Every comparison is made in one process, interleaved (:mod:`timing`): each round times one step
-of every contender in turn; each cell reports the median and interquartile range over rounds,
+of every contender, in an order shuffled round by round; each cell reports the median and interquartile range over rounds,
 and each ratio is taken within rounds. Results go to ``benchmarks/results.json`` (with the
 machine's description), which the performance chapter reads; tables are printed at the end.
 

@@ -1,7 +1,7 @@
 """Interleaved timing: every contender once per round, medians and quartiles, ratios per round.
 
 On a shared machine the speed of everything drifts with the load. Timing the contenders
-round-robin — one call of each, then the next round — exposes all of them to the same drift,
+in rounds — one call of each, in a new order, then the next round — exposes all of them to the same drift,
 and a ratio taken *within* a round (contender time / reference time) cancels most of it. So
 every cell reports the median and the interquartile range of its times, and every ratio is the
 median (and quartiles) of the per-round ratios, not a ratio of medians.
@@ -16,24 +16,29 @@ import numpy as np
 
 def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: float = 40.0,
                       before: dict | None = None) -> dict:
-    """``{name: [seconds of each round]}``, the contenders called round-robin.
+    """``{name: [seconds of each round]}``, every contender called once per round.
 
-    ``before[name]``, where given, runs untimed just before each call of contender ``name``
-    (a training loop's forward and backward pass before its step). Stops early (after at least
-    3 rounds) once ``budget`` seconds have passed.
+    Each round calls them in a new order (shuffled, from a fixed seed), so that no contender
+    always follows the same neighbour: it would always meet the caches, of data and of code,
+    as that neighbour left them, and a step that shares code with its neighbour would find it
+    warm every time. ``before[name]``, where given, runs untimed just before each call of contender
+    ``name`` (a training loop's forward and backward pass before its step). Stops early (after
+    at least 3 rounds) once ``budget`` seconds have passed.
     """
     before = before or {}
     for _ in range(warmup):
         for name, fn in contenders.items():
             before.get(name, _nothing)()
             fn()
-    times = {name: [] for name in contenders}
+    names = list(contenders)
+    times = {name: [] for name in names}
+    shuffled = np.random.default_rng(0).permutation
     start = time.perf_counter()
     for r in range(rounds):
-        for name, fn in contenders.items():
+        for name in [names[k] for k in shuffled(len(names))]:
             before.get(name, _nothing)()
             t0 = time.perf_counter()
-            fn()
+            contenders[name]()
             times[name].append(time.perf_counter() - t0)
         if r >= 2 and time.perf_counter() - start > budget:
             break

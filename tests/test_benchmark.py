@@ -79,3 +79,26 @@ def test_careful_numpy_adam_is_the_straightforward_one():
         careful.step()
     np.testing.assert_allclose(p2, p1, rtol=1e-12, atol=1e-15)
     assert np.all(np.abs(p1 - start) > 0.1)  # three steps of lr = 0.1 moved every coordinate
+
+
+def test_no_contender_always_follows_the_same_neighbour():
+    """Interleaved rounds change their order: every contender comes right after each of the
+    others in some round, and first in some. Each before-call runs right before its own contender."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from timing import interleaved_times
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    calls = []
+    names = ["a", "b", "c", "d"]
+    contenders = {n: (lambda n=n: calls.append(n)) for n in names}
+    before = {"b": lambda: calls.append("before b")}
+    times = interleaved_times(contenders, rounds=40, warmup=0, budget=1e9, before=before)
+    assert {n: len(t) for n, t in times.items()} == {n: 40 for n in names}
+    assert all(calls[k - 1] == "before b" for k, call in enumerate(calls) if call == "b")
+    order = [c for c in calls if c in names]
+    rounds = [order[4 * r:4 * r + 4] for r in range(40)]
+    assert all(sorted(r) == names for r in rounds)
+    assert {r[0] for r in rounds} == set(names)
+    pairs = {(earlier, later) for r in rounds for earlier, later in zip(r, r[1:])}
+    assert pairs == {(x, y) for x in names for y in names if x != y}
