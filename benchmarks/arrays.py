@@ -84,15 +84,23 @@ def batched_calls_only(opt, grads):
 
 
 def contenders_for(params, grads, dtype, flat_too=False) -> dict:
-    """adamlib's list step, its compiled calls alone, the old per-array calls, torch fused/foreach, DeepSpeed."""
-    opt = adamlib.Adam(params)
-    opt.step(grads)
-    # Every contender has arrays of its own, so that none finds the arrays another just touched in cache.
-    calls_params, calls_grads = [p.copy() for p in params], [g.copy() for g in grads]
-    old_params, old_grads = [p.copy() for p in params], [g.copy() for g in grads]
+    """adamlib's list step, its compiled calls alone, the old per-array calls, torch fused/foreach, DeepSpeed.
+
+    Every contender steps copies of its own of ``params`` and ``grads``, so that none finds in
+    the caches the arrays another has just touched (torch's and DeepSpeed's steps would
+    otherwise work on the very arrays they view).
+    """
+    def copies():
+        return [p.copy() for p in params], [g.copy() for g in grads]
+
+    own_params, own_grads = copies()
+    opt = adamlib.Adam(own_params)
+    opt.step(own_grads)
+    old_params, old_grads = copies()
     old = adamlib.Adam(old_params)
     old.step(old_grads)
-    contenders = {"adamlib": lambda: opt.step(grads),
+    calls_params, calls_grads = copies()
+    contenders = {"adamlib": lambda: opt.step(own_grads),
                   "batched_calls_only": batched_calls_only(adamlib.Adam(calls_params), calls_grads),
                   "one_call_per_array": one_call_per_array(old, old_grads)}
     if flat_too:
@@ -102,8 +110,9 @@ def contenders_for(params, grads, dtype, flat_too=False) -> dict:
         contenders["adamlib_one_flat_array"] = lambda: flat_opt.step([flat_grad])
         flat_calls = [a.copy() for a in (flat, flat_grad)]
         contenders["flat_array_calls_only"] = batched_calls_only(adamlib.Adam([flat_calls[0]]), [flat_calls[1]])
-    contenders.update(torch_contenders("Adam", params, grads, {}, impls=("foreach", "fused")))
-    contenders.update(deepspeed_contenders(params, grads))
+    for impl in ("foreach", "fused"):
+        contenders.update(torch_contenders("Adam", *copies(), {}, impls=(impl,)))
+    contenders.update(deepspeed_contenders(*copies()))
     return contenders
 
 
@@ -147,12 +156,19 @@ def bench_list(sizes, dtype=np.float32, rounds=200, budget=20.0, warm=False) -> 
     if warm:
         own = {k: contenders[k] for k in ("adamlib", "adamlib_one_flat_array", *CALLS_ONLY)}
         times = interleaved_times(own, rounds, budget=budget / 2, before=own)
-        row["warm"] = {**summarise(times), "calls_only_list_over_flat": _list_over_flat(times)}
+        row["warm"] = {**summarise(times), "calls_only_list_over_flat": _list_over_flat(times),
+                       "list_minus_flat_us": {"steps": _difference_us(times, "adamlib", "adamlib_one_flat_array"),
+                                              "calls_only": _difference_us(times, *CALLS_ONLY)}}
     return row
 
 
 CALLS_ONLY = ("batched_calls_only", "flat_array_calls_only")
 """The compiled calls alone, over the list and over one flat array of the same total."""
+
+
+def _difference_us(times: dict, first: str, second: str) -> list[float]:
+    """Quartiles of ``first``'s time minus ``second``'s, round by round, in µs."""
+    return quartiles((np.asarray(times[first]) - np.asarray(times[second])) * 1e6)
 
 
 def _list_over_flat(times: dict) -> list[float]:

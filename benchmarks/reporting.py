@@ -107,7 +107,10 @@ def report_torch_models(rows):
                 lines.append(f"      {who:14} {_cell(cell, who)}  {_ratio(cell, who) if who != 'torch_fused' else ''}"
                              + share)
             if "roof_loop" in cell:
-                lines.append(f"      (roof: Adam's bytes at the speed of {cell['roof_loop']} in the same rounds)")
+                lines.append(f"      (roof: Adam's bytes at the speed of {cell['roof_loop']} in the same rounds; "
+                             f"working set {cell['level']})")
+            for pair, q in cell.get("paired", {}).items():
+                lines.append(f"      {pair}, round by round: {_quartiles(q)}")
     return "\n".join(lines)
 
 

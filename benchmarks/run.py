@@ -262,21 +262,26 @@ def torch_models():
     return {"mlp": (mlp, (32, 784)), "convnet": (convnet, (8, 3, 16, 16))}
 
 
-def _apart(in_place: dict, allocating: dict, rounds: int, budget: float, before=None, roof=None) -> dict:
+def _apart(in_place: dict, allocating: dict, rounds: int, budget: float, before=None, roof=None,
+           paired=()) -> dict:
     """:func:`measure` of the in-place steps, and of the allocating ones in rounds of their own
     (both with torch fused as the reference), as one summary.
 
-    ``roof``, where given, is ``(loops, moved, bytes per stream)`` from :func:`stream.contenders`
-    for one in-place loop, timed in the in-place rounds: the summary then gains the roof and
-    each in-place step's share of it (``"of_roof"``), as :func:`bench_adam` computes them.
+    ``roof``, where given, is ``(loops, moved, bytes per stream)``: in-place loops from
+    :func:`stream.contenders`, timed in the in-place rounds; the summary then gains the roof
+    (from the loop with the best median, as in :func:`bench_adam`) and each in-place step's
+    share of it (``"of_roof"``). ``paired`` names pairs ``(a, b)`` of in-place steps whose
+    time ratio a / b, round by round, the summary gains under ``"paired"["a / b"]``.
     """
     loops = roof[0] if roof else {}
     times = interleaved_times({**in_place, **loops}, rounds, budget=budget, before=before)
     summary = summarise({k: times[k] for k in in_place}, reference="torch_fused")
     if roof:
-        (loop,) = loops
+        loop = stream.top_loop({k: times[k] for k in loops}, roof[1])
         summary["of_roof"] = roof_shares(summary, times, loop, roof[1], roof[2])
         summary["roof_loop"] = loop
+    summary["paired"] = {f"{a} / {b}": quartiles(np.asarray(times[a]) / np.asarray(times[b]))
+                         for a, b in paired if a in times and b in times}
     other = measure(allocating, rounds, reference="torch_fused", budget=budget / 2, before=before)
     for key in ("seconds", "quartiles", "ratio"):
         summary[key].update({k: v for k, v in other[key].items() if k != "torch_fused"})
@@ -289,16 +294,26 @@ IN_PLACE_STEPS = ("adamlib.torch", "adamlib.torch_inner_step", "torch_fused", "d
 
 def inner_step(opt):
     """The numpy optimizer inside an ``adamlib.torch`` optimizer, stepped on numpy views of the
-    gradients, without the adapter's work around it (its checks that no tensor moved, the
-    conversions, the torch-side state and torch's own ``step`` wrapper). Reaches into the
-    private ``_inner``: a measurement, not an API. Its steps are not mirrored to the torch
-    side, so ``opt`` serves for nothing else afterwards."""
+    gradients (made at every step, as the adapter makes them) through torch's own ``step``
+    wrapper (its profiler record and hooks, which every torch optimizer pays), but without the
+    adapter's checks that no parameter or state tensor moved and without the step counts it
+    writes back to the torch side. Reaches into the private ``_inner``: a measurement, not an
+    API. Its steps are not mirrored to the torch side, so ``opt`` serves for nothing else."""
     opt.step()  # builds the inner optimizer
     params = [p for group in opt.param_groups for p in group["params"]]
-    return lambda: opt._inner.step([None if p.grad is None else p.grad.numpy() for p in params])
+
+    class InnerStep(torch.optim.Optimizer):
+        def step(self, closure=None):
+            opt._inner.step(list(map(_numpy_grad, params)))
+
+    return InnerStep(params, {}).step
 
 
-def bench_torch_models(rounds=200, budget=20.0):
+def _numpy_grad(p):
+    return None if p.grad is None else p.grad.numpy()
+
+
+def bench_torch_models(description, rounds=200, budget=20.0):
     """``opt.step()`` of Adam on each model: adamlib.torch against torch.optim and DeepSpeed, two ways.
 
     ``fixed``       every contender owns a copy of the model with the same gradients, set once,
@@ -343,15 +358,18 @@ def bench_torch_models(rounds=200, budget=20.0):
         in_place = {k: opts[k].step for k in IN_PLACE_STEPS if k in opts}
         in_place["adamlib.torch_inner_step"] = inner_step(opts["adamlib.torch_inner_step"])
         allocating = {k: opts[k].step for k in ("torch_forloop", "torch_foreach", "torch_fused")}
-        # The roof in the same rounds: Adam's pattern of traffic over the model's bytes, in one
-        # loop over arrays of its own (threaded where adamlib's step is), so that no other
-        # contender keeps its arrays warm for it.
+        # The roof in the same rounds: the in-place loops over the model's bytes, each over arrays
+        # of its own, so that none keeps another's arrays warm for it.
         n = sum(p.numel() for p in params)
         like = np.empty(n, np.float32)
-        loops, moved = stream.contenders(4 * n * like.itemsize, like.dtype, like)
-        loop = "stream_seven_threaded" if "stream_seven_threaded" in loops else "stream_seven"
-        fixed = _apart(in_place, allocating, rounds, budget, roof=({loop: loops[loop]}, moved, n * like.itemsize))
-        del loops, like
+        loops, moved = {}, {}
+        for label in [k for k in stream.contenders(0, like.dtype, like)[0] if stream.in_place(k)]:
+            own, moved = stream.contenders(4 * n * like.itemsize, like.dtype, like)
+            loops[label] = own[label]
+        pairs = (("adamlib.torch", "adamlib.torch_inner_step"), ("deepspeed", "adamlib.torch"))
+        fixed = _apart(in_place, allocating, rounds, budget, roof=(loops, moved, n * like.itemsize), paired=pairs)
+        fixed["level"] = machine.level(4 * n * like.itemsize, cores_used(like), description)
+        del loops, own, like
 
         def forward_backward(model, optimizer):
             def run():
@@ -359,7 +377,7 @@ def bench_torch_models(rounds=200, budget=20.0):
                 model(batch).square().mean().backward()
             return run
 
-        training = _apart(in_place, allocating, rounds, budget,
+        training = _apart(in_place, allocating, rounds, budget, paired=pairs,
                           before={k: forward_backward(models[k], o) for k, o in opts.items()})
         rows.append({"model": name, "tensors": len(params), "elements": sum(p.numel() for p in params),
                      "batch": list(batch_shape), "fixed": fixed, "training": training})
@@ -417,7 +435,8 @@ def sections(quick: bool, description: dict) -> dict:
             [np.float32] if quick else dtypes),
         "startup": lambda: bench_startup(repeats=1 if quick else 5),
         "torch_models": lambda: ([] if torch is None else
-                                 bench_torch_models(rounds=5, budget=2.0) if quick else bench_torch_models()),
+                                 bench_torch_models(description, rounds=5, budget=2.0) if quick
+                                 else bench_torch_models(description)),
     }
 
 
@@ -431,12 +450,12 @@ def main(argv=None):
                         help=f"threads for numba and torch (default {THREADS})")
     args = parser.parse_args(argv)
     set_threads(args.threads)
+    description = machine.describe(THREADS, {"torch": peers.version("torch"), "deepspeed": peers.version("deepspeed")})
     if args.torch_models:
         if torch is None:
             parser.error("--torch-models needs torch (pip install adamlib[torch])")
-        print(report_torch_models(bench_torch_models()))
+        print(report_torch_models(bench_torch_models(description)))
         return
-    description = machine.describe(THREADS, {"torch": peers.version("torch"), "deepspeed": peers.version("deepspeed")})
     results = {"machine": description, "quick": args.quick, "load": {"start": machine.load()}}
     for name, run in sections(args.quick, description).items():
         results[name] = run()

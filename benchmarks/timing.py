@@ -18,10 +18,10 @@ def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: fl
                       before: dict | None = None) -> dict:
     """``{name: [seconds of each round]}``, every contender called once per round.
 
-    Each round calls them in a new order (shuffled, from a fixed seed), so that no contender
+    Each round calls them in a new order (shuffled, :data:`_ORDERS`), so that no contender
     always follows the same neighbour: it would always meet the caches, of data and of code,
     as that neighbour left them, and a step that shares code with its neighbour would find it
-    warm every time. ``before[name]``, where given, runs untimed just before each call of contender
+    warm every time. A round never starts with the contender that ended the previous one. ``before[name]``, where given, runs untimed just before each call of contender
     ``name`` (a training loop's forward and backward pass before its step). Stops early (after
     at least 3 rounds) once ``budget`` seconds have passed.
     """
@@ -32,10 +32,13 @@ def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: fl
             fn()
     names = list(contenders)
     times = {name: [] for name in names}
-    shuffled = np.random.default_rng(0).permutation
-    start = time.perf_counter()
+    start, last = time.perf_counter(), None
     for r in range(rounds):
-        for name in [names[k] for k in shuffled(len(names))]:
+        order = [names[k] for k in _ORDERS.permutation(len(names))]
+        if order[0] == last and len(order) > 1:  # no contender straight after itself, across rounds either
+            order.append(order.pop(0))
+        last = order[-1]
+        for name in order:
             before.get(name, _nothing)()
             t0 = time.perf_counter()
             contenders[name]()
@@ -43,6 +46,11 @@ def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: fl
         if r >= 2 and time.perf_counter() - start > budget:
             break
     return times
+
+
+_ORDERS = np.random.default_rng(0)
+"""The orders of the rounds: seeded once per run, so that a run is repeatable, and drawn on from
+one measurement to the next, so that no two measurements replay one sequence of orders."""
 
 
 def _nothing():

@@ -46,6 +46,8 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert "adamlib_one_flat_array" in results["small_model"]["seconds"]
     calls_only = {"batched_calls_only", "flat_array_calls_only"}
     assert set(results["small_model"]["warm"]["seconds"]) == {"adamlib", "adamlib_one_flat_array"} | calls_only
+    differences = results["small_model"]["warm"]["list_minus_flat_us"]
+    assert set(differences) == {"steps", "calls_only"}
     for key in ("small_model", "model"):
         assert calls_only <= set(results[key]["seconds"])
         q1, median, q3 = results[key]["calls_only_list_over_flat"]
@@ -54,7 +56,10 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert {"adamlib.torch", "adamlib.torch_inner_step", "torch_fused", "torch_forloop", "torch_foreach"} <= set(
             row["fixed"]["seconds"])
         assert set(row["training"]["seconds"]) == set(row["fixed"]["seconds"]) - {"roof"}
-        assert row["fixed"]["roof_loop"].startswith("stream_seven")
+        assert row["fixed"]["roof_loop"].removeprefix("stream_").split("_")[0] in ("axpy", "seven")
+        assert row["fixed"]["level"] in ("L2", "L3", "L3/DRAM", "DRAM")
+        for protocol in ("fixed", "training"):
+            assert set(row[protocol]["paired"]) >= {"adamlib.torch / adamlib.torch_inner_step"}
         assert set(row["fixed"]["of_roof"]) == set(row["fixed"]["seconds"]) - {"roof", "torch_forloop", "torch_foreach"}
         assert "torch_fused" not in row["training"]["ratio"] and "adamlib.torch" in row["training"]["ratio"]
     assert "Adam step, one flat array" in done.stdout and "Bandwidth, best round of each loop" in done.stdout
@@ -83,7 +88,8 @@ def test_careful_numpy_adam_is_the_straightforward_one():
 
 def test_no_contender_always_follows_the_same_neighbour():
     """Interleaved rounds change their order: every contender comes right after each of the
-    others in some round, and first in some. Each before-call runs right before its own contender."""
+    others in some round, and first in some, and never right after itself, even across rounds.
+    Each before-call runs right before its own contender."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         from timing import interleaved_times
@@ -102,3 +108,7 @@ def test_no_contender_always_follows_the_same_neighbour():
     assert {r[0] for r in rounds} == set(names)
     pairs = {(earlier, later) for r in rounds for earlier, later in zip(r, r[1:])}
     assert pairs == {(x, y) for x in names for y in names if x != y}
+    assert all(earlier != later for earlier, later in zip(order, order[1:]))  # across rounds too
+    again = []
+    interleaved_times({n: (lambda n=n: again.append(n)) for n in names}, rounds=40, warmup=0, budget=1e9)
+    assert again != order  # the next measurement draws new orders
