@@ -32,7 +32,8 @@ Sections, in the order they run:
                 with a warm and with an empty disk cache.
 ``torch_models`` ``opt.step()`` on real torch.nn models (an MLP: a few large tensors; a small
                 convnet: many small ones): adamlib.torch.Adam against torch.optim.Adam's three
-                implementations and DeepSpeedCPUAdam.
+                implementations and DeepSpeedCPUAdam; adamlib.torch's inner numpy step alone,
+                and, with fixed gradients, the roof over the model's bytes in the same rounds.
 
     python benchmarks/run.py --torch-models  # only that section (needs torch), printed
 """
