@@ -1,8 +1,8 @@
 """Measure adamlib's optimizer steps against numpy, torch.optim, DeepSpeed and the memory's bandwidth.
 
 Every comparison is made in one process, interleaved (:mod:`timing`): each round times one step
-of every contender, in an order shuffled round by round; each cell reports the median and interquartile range over rounds,
-and each ratio is taken within rounds. Results go to ``benchmarks/results.json`` (with the
+of every contender, in an order shuffled round by round; each cell reports the median and
+interquartile range over rounds, and each ratio is taken within rounds. Results go to ``benchmarks/results.json`` (with the
 machine's description), which the performance chapter reads; tables are printed at the end.
 
     python benchmarks/run.py                 # the full run (several minutes), writes results.json
@@ -330,8 +330,8 @@ def bench_torch_models(description, rounds=200, budget=20.0):
     Ratios are to torch fused, within rounds (the allocating steps' from their own rounds).
     ``adamlib.torch_inner_step`` (:func:`inner_step`) splits adamlib.torch's time into the
     numpy optimizer's step and the adapter's work around it; with fixed gradients the roof
-    (Adam's bytes at the speed of the in-place ``seven`` loop over the model's size) is timed
-    in the same rounds.
+    (Adam's bytes at the speed of the best in-place loop over a working set of the model's
+    size, each loop over arrays of its own) is timed in the same rounds.
     """
     import adamlib.torch
 
@@ -364,7 +364,8 @@ def bench_torch_models(description, rounds=200, budget=20.0):
         n = sum(p.numel() for p in params)
         like = np.empty(n, np.float32)
         loops, moved = {}, {}
-        for label in [k for k in stream.contenders(0, like.dtype, like)[0] if stream.in_place(k)]:
+        labels = [k for k in stream.contenders(0, like.dtype, like)[0] if stream.in_place(k)]  # names only
+        for label in labels:
             own, moved = stream.contenders(4 * n * like.itemsize, like.dtype, like)
             loops[label] = own[label]
         pairs = (("adamlib.torch", "adamlib.torch_inner_step"), ("deepspeed", "adamlib.torch"))

@@ -1,10 +1,10 @@
 """Interleaved timing: every contender once per round, medians and quartiles, ratios per round.
 
-On a shared machine the speed of everything drifts with the load. Timing the contenders
-in rounds — one call of each, in a new order, then the next round — exposes all of them to the same drift,
-and a ratio taken *within* a round (contender time / reference time) cancels most of it. So
-every cell reports the median and the interquartile range of its times, and every ratio is the
-median (and quartiles) of the per-round ratios, not a ratio of medians.
+On a shared machine the speed of everything drifts with the load. Timing the contenders in
+rounds — one call of each, in a new order, then the next round — exposes all of them to the
+same drift, and a ratio taken *within* a round (contender time / reference time) cancels most
+of it. So every cell reports the median and the interquartile range of its times, and every
+ratio is the median (and quartiles) of the per-round ratios, not a ratio of medians.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: fl
     Each round calls them in a new order (shuffled, :data:`_ORDERS`), so that no contender
     always follows the same neighbour: it would always meet the caches, of data and of code,
     as that neighbour left them, and a step that shares code with its neighbour would find it
-    warm every time. A round never starts with the contender that ended the previous one. ``before[name]``, where given, runs untimed just before each call of contender
-    ``name`` (a training loop's forward and backward pass before its step). Stops early (after
-    at least 3 rounds) once ``budget`` seconds have passed.
+    warm every time. A round never starts with the contender that ended the previous one (or
+    the warm-up). ``before[name]``, where given, runs untimed just before each call of
+    contender ``name`` (a training loop's forward and backward pass before its step). Stops
+    early (after at least 3 rounds) once ``budget`` seconds have passed.
     """
     before = before or {}
     for _ in range(warmup):
@@ -32,7 +33,7 @@ def interleaved_times(contenders: dict, rounds: int, warmup: int = 2, budget: fl
             fn()
     names = list(contenders)
     times = {name: [] for name in names}
-    start, last = time.perf_counter(), None
+    start, last = time.perf_counter(), (names[-1] if warmup else None)
     for r in range(rounds):
         order = [names[k] for k in _ORDERS.permutation(len(names))]
         if order[0] == last and len(order) > 1:  # no contender straight after itself, across rounds either
