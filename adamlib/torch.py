@@ -44,12 +44,14 @@ functional optimizer, which adamlib does not provide: torch's constructor refuse
 
 from __future__ import annotations
 
+import functools
 import operator
 from itertools import chain
 
 import numpy as np
 import torch
 from torch.autograd.graph import increment_version
+from torch.optim import optimizer as _torch_optimizer
 
 from . import optimizers as _numpy
 from ._torch_format import (
@@ -196,34 +198,41 @@ class _Param:
 class _Watch:
     """What a step compares to know that nothing moved, over all parameters at once.
 
-    Built after a step from the parameters as mirrored, when every parameter is in C order
-    and every state value a tensor (the usual case); :meth:`views` then checks, in C-level
-    maps rather than parameter by parameter, the identity of every state dict and of its
-    values and the data pointer of every parameter and state tensor — what
-    ``_Param.check_state`` and the step's own checks look at one by one.
+    Built after a step from the parameters as mirrored, when every parameter is in C order,
+    mirrored, and every state value a tensor (the usual case); :meth:`views` then checks, in
+    C-level maps rather than parameter by parameter, the keys and values of the optimizer's
+    ``state`` (so each parameter still has the state dict it had), the identity of every
+    state dict's values, and the data pointer and layout of every parameter and state tensor
+    — what ``_Param.check_state`` and the step's own checks look at one by one. After such a
+    step, :meth:`publish` refreshes the mirrored scalars from a list made once.
     """
 
-    __slots__ = ("params", "layouts", "states", "values", "tensors", "ptrs")
+    __slots__ = ("params", "layouts", "state", "keys", "dicts", "states", "values", "tensors", "ptrs",
+                 "scalars")
 
-    def __init__(self, entries: list):
+    def __init__(self, entries: list, state: dict, inner_state: dict):
         # What each entry recorded when it was built or mirrored, gathered for C-level comparison.
         self.params = [e.param for e in entries]
         self.layouts = ([e.shape for e in entries], [e.stride for e in entries], [e.dtype for e in entries])
+        self.state, self.keys, self.dicts = state, list(state), list(state.values())
         self.states = [e.state for e in entries]
         self.values = [v for e in entries for v in e.state_items[0]]
         self.tensors = self.params + self.values
         self.ptrs = [e.ptr for e in entries] + [ptr for e in entries for ptr in e.state_items[1]]
+        self.scalars = [(holder, inner_state[i], key) for i, e in enumerate(entries) for key, holder in e.scalars]
 
     @staticmethod
-    def applies(entries: list) -> bool:
-        return all(e.order is None and e.state_items[2] is torch.Tensor.data_ptr for e in entries)
+    def applies(entries: list, state: dict) -> bool:
+        return all(e.order is None and e.mirrored and e.state_items[2] is torch.Tensor.data_ptr
+                   and state.get(e.param) is e.state for e in entries)
 
-    def views(self, state_get):
+    def views(self, state: dict):
         """Every gradient as a numpy view, if nothing moved and every parameter has a gradient
         that torch can view; None otherwise (the step then looks at each parameter)."""
-        states = self.states
-        present = list(filter(None, states))
-        if (not all(map(operator.is_, map(state_get, self.params), states))
+        present = list(filter(None, self.states))
+        if (state is not self.state or len(state) != len(self.keys)
+                or not all(map(operator.is_, state, self.keys))  # dict order pairs each key with its value
+                or not all(map(operator.is_, state.values(), self.dicts))
                 or sum(map(len, present)) != len(self.values)
                 or not all(map(operator.is_, chain.from_iterable(map(dict.values, present)), self.values))
                 or list(map(torch.Tensor.data_ptr, self.tensors)) != self.ptrs
@@ -233,6 +242,13 @@ class _Watch:
             return list(map(torch.Tensor.numpy, map(_GRAD, self.params)))
         except (TypeError, RuntimeError):  # a None gradient, one that requires grad, ...
             return None
+
+    def publish(self) -> None:
+        """After a step that :meth:`views` vouched for (every parameter stepped): what
+        ``_KernelStep._publish`` does then."""
+        for holder, state, key in self.scalars:
+            holder[()] = state[key]
+        increment_version(self.params)
 
 
 _GRAD = operator.attrgetter("grad")
@@ -253,6 +269,48 @@ def _scalar_dtype(group, key, previous) -> type:
     if key == "step" and group.get("fused"):
         return np.float32
     return np.float64 if torch.get_default_dtype() == torch.float64 else np.float32
+
+
+def _with_hooks(step):
+    """``step`` with what torch's wrapper (``torch.optim.Optimizer.profile_hook_step``) adds to
+    every optimizer's step: the global and the optimizer's own pre- and post-hooks, a call of
+    ``_optimizer_step_code`` (where torch's profiler looks at the optimizer), and the profiler
+    range ``Optimizer.step#<class>.step``.
+
+    One difference: the range is opened only while a profiler is on
+    (``torch.autograd.profiler._is_profiler_enabled``, the flag torch's own compiled code checks
+    before it records a range). Opening and closing it are two calls through torch's dispatcher:
+    after a step of a model that filled the caches, about 40 µs together, which torch's wrapper
+    pays at every step, profiled or not. Marked ``hooked``, so that ``Optimizer.__init__`` does
+    not wrap it again.
+    """
+    @functools.wraps(step)
+    def wrapper(*args, **kwargs):
+        self = args[0]
+        if not torch.autograd.profiler._is_profiler_enabled:
+            return _call_with_hooks(step, self, args, kwargs)
+        with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+            return _call_with_hooks(step, self, args, kwargs)
+
+    wrapper.hooked = True
+    return wrapper
+
+
+def _call_with_hooks(step, self, args, kwargs):
+    for pre_hook in chain(_torch_optimizer._global_optimizer_pre_hooks.values(),
+                          self._optimizer_step_pre_hooks.values()):
+        result = pre_hook(self, args, kwargs)
+        if result is not None:
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise RuntimeError(f"{step} must return None or a tuple of (new_args, new_kwargs), "
+                                   f"but got {result}.")
+            args, kwargs = result
+    out = step(*args, **kwargs)
+    self._optimizer_step_code()
+    for post_hook in chain(self._optimizer_step_post_hooks.values(),
+                           _torch_optimizer._global_optimizer_post_hooks.values()):
+        post_hook(self, args, kwargs)
+    return out
 
 
 class _KernelStep:
@@ -302,6 +360,7 @@ class _KernelStep:
         super().load_state_dict(state_dict)
 
     # ------------------------------------------------------------------ the step
+    @_with_hooks
     def step(self, closure=None):
         """One update of every parameter that has a ``.grad``, by adamlib's kernel.
 
@@ -319,27 +378,31 @@ class _KernelStep:
             with torch.enable_grad():
                 loss = closure()
         try:
-            grads = self._step_inner()
+            grads, watched = self._step_inner()
         except _Stale:  # raised before anything changed
             self._rebuild()
-            grads = self._step_inner()
-        if grads is not None:
+            grads, watched = self._step_inner()
+        if watched:
+            self._watch.publish()
+        elif grads is not None:
             self._publish(grads)
-            if self._watch is None and _Watch.applies(self._params):
-                self._watch = _Watch(self._params)
+            if self._watch is None and _Watch.applies(self._params, self.state):
+                self._watch = _Watch(self._params, self.state, self._inner.state)
         return loss
 
-    def _step_inner(self):
-        """Step the inner optimizer; its gradients, or None if there was nothing to step.
+    def _step_inner(self) -> tuple:
+        """Step the inner optimizer: its gradients (None if there was nothing to step), and
+        whether the watch (:class:`_Watch`) vouched for them and the table path stepped.
 
         Raises :class:`_Stale` (having changed nothing) if a parameter or its state moved.
         """
         watch = self._watch
-        views = None if watch is None or self._groups_changed() else watch.views(self.state.get)
+        views = None if watch is None or self._groups_changed() else watch.views(self.state)
+        watched = views is not None
         if views is None:
             views = self._gradient_views()
         if self._inner is None or all(g is None for g in views):
-            return None
+            return None, False
         for index, torch_group, inner_group in self._group_pairs:
             self._check_group(torch_group, index)
             inner_group.update(self._inner_options(torch_group))
@@ -349,10 +412,10 @@ class _KernelStep:
         # through the checks here, which copy or refuse it with the parameter's name, and the
         # general path steps.
         if inner._table is not None and inner._step_by_table(views):
-            return views
+            return views, watched
         grads = [None if g is None else entry.gradient(entry.param.grad) for entry, g in zip(self._params, views)]
         inner.step(grads)
-        return grads
+        return grads, False
 
     def _gradient_views(self) -> list:
         """Each parameter's gradient as numpy, unchecked: None where it has none, the tensor

@@ -295,15 +295,19 @@ IN_PLACE_STEPS = ("adamlib.torch", "adamlib.torch_inner_step", "torch_fused", "d
 
 def inner_step(opt):
     """The numpy optimizer inside an ``adamlib.torch`` optimizer, stepped on numpy views of the
-    gradients (made at every step, as the adapter makes them) through torch's own ``step``
-    wrapper (its profiler record and hooks, which every torch optimizer pays), but without the
-    adapter's checks that no parameter or state tensor moved and without the step counts it
-    writes back to the torch side. Reaches into the private ``_inner``: a measurement, not an
-    API. Its steps are not mirrored to the torch side, so ``opt`` serves for nothing else."""
+    gradients (made at every step, as the adapter makes them) through the wrapper that
+    adamlib.torch's ``step`` runs in (torch's step hooks, and the profiler range while a
+    profiler is on: ``adamlib.torch._with_hooks``), but without the adapter's checks that no
+    parameter or state tensor moved and without the step counts and versions it writes back to
+    the torch side. Reaches into the private ``_inner`` and ``_with_hooks``: a measurement, not
+    an API. Its steps are not mirrored to the torch side, so ``opt`` serves for nothing else."""
+    from adamlib.torch import _with_hooks
+
     opt.step()  # builds the inner optimizer
     params = [p for group in opt.param_groups for p in group["params"]]
 
     class InnerStep(torch.optim.Optimizer):
+        @_with_hooks
         def step(self, closure=None):
             opt._inner.step(list(map(_numpy_grad, params)))
 

@@ -444,6 +444,21 @@ def test_state_replaced_as_zero_redundancy_optimizer_does(torch, at):
     assert_same_run(*runs, torch.float64)
 
 
+def test_state_moved_to_another_key_in_the_same_place(torch, at):
+    """The last parameter's state dict moved to another key: the state's values keep their
+    order and identity, only a key changed. The last parameter then starts afresh, as in torch."""
+    runs = []
+    for module in (at, torch.optim):
+        model = mlp(torch, torch.float64)
+        opt = module.Adam(model.parameters(), lr=1e-2)
+        train(torch, model, opt, steps=2)
+        last = list(model.parameters())[-1]
+        opt.state[torch.zeros(1)] = opt.state.pop(last)
+        runs.append(train(torch, model, opt, steps=2))
+        assert opt.state[last]["step"] == 2
+    assert_same_run(*runs, torch.float64)
+
+
 def test_state_option_switched_on_mid_run(torch, at):
     runs = []
     for module in (at, torch.optim):
@@ -525,15 +540,58 @@ def test_hooks_named_parameters_and_zero_grad_to_zeros(torch, at):
     assert opt.state_dict()["param_groups"][0]["param_names"][0] == "0.weight"
 
 
-def test_step_between_forward_and_backward_is_caught_by_autograd(torch, at):
+def test_step_wrapper_as_torchs_hooks_arguments_and_profiler_range(torch, at):
+    """adamlib.torch wraps its step itself (torch's wrapper is left out, ``hooked``): the same
+    hooks in the same order, a pre-hook's new arguments, and the profiler range, opened while
+    a profiler runs."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+    model = torch.nn.Linear(3, 1)
+    opts = {"adamlib": at.Adam(model.parameters(), lr=0.1),
+            "torch": torch.optim.Adam(torch.nn.Linear(3, 1).parameters(), lr=0.1)}
+    for label, opt in opts.items():
+        assert type(opt).step.hooked
+        calls = []
+        closure_calls = []
+
+        def closure(calls=closure_calls):
+            calls.append("closure")
+            return torch.tensor(1.5)
+
+        opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre") or ((o,), {"closure": closure}))
+        opt.register_step_post_hook(lambda o, args, kwargs: calls.append(("post", tuple(kwargs))))
+        handles = [register_optimizer_step_pre_hook(lambda o, a, k: calls.append("global pre")),
+                   register_optimizer_step_post_hook(lambda o, a, k: calls.append("global post"))]
+        try:
+            assert opt.step() == 1.5, label  # the pre-hook passed the closure
+            bad = opt.register_step_pre_hook(lambda o, args, kwargs: "neither None nor (args, kwargs)")
+            with pytest.raises(RuntimeError, match="must return None or a tuple"):
+                opt.step()
+            bad.remove()
+        finally:
+            for handle in handles:
+                handle.remove()
+        assert calls[:4] == ["global pre", "pre", ("post", ("closure",)), "global post"], label
+        assert closure_calls == ["closure"], label
+    model(torch.ones(2, 3)).sum().backward()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiled:
+        opts["adamlib"].step()
+    assert "Optimizer.step#Adam.step" in {event.name for event in profiled.events()}
+    assert not torch.autograd.profiler._is_profiler_enabled
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_step_between_forward_and_backward_is_caught_by_autograd(torch, at, optimizer):
     model = mlp(torch, torch.float32)
-    opt = at.SGD(model.parameters(), lr=0.1)
+    opt = getattr(at, optimizer)(model.parameters(), lr=0.1)
     data = batch(torch, model, torch.float32)
-    loss_of(model, data).backward()
-    loss = loss_of(model, data)  # saves the weights for backward
-    opt.step()  # changes them in place, as torch's step does: autograd must notice
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-        loss.backward()
+    for _ in range(3):  # the first step, and steps after it (which check less: nothing moved)
+        opt.zero_grad()
+        loss_of(model, data).backward()
+        loss = loss_of(model, data)  # saves the weights for backward
+        opt.step()  # changes them in place, as torch's step does: autograd must notice
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
 
 
 def test_empty_parameter_group_as_zero_redundancy_optimizer_makes(torch, at):
