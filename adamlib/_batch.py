@@ -261,12 +261,13 @@ def gather_gradients(groups, group_sizes, param_ids, grads, descrs, ndims, shape
         for d in range(nd):
             if _load_int64(dims + 8 * d) != shapes[j, d]:
                 return j, missing
-        end = data + sizes[j] * itemsizes[j]
-        if end > data:
-            k = np.searchsorted(memory_starts, end) - 1
-            if k >= 0 and memory_ends[k] > data:
-                return j, missing
-        table[j, 1] = data
+        if data != table[j, 1]:  # the address the last step checked needs no second look
+            end = data + sizes[j] * itemsizes[j]
+            if end > data:
+                k = np.searchsorted(memory_starts, end) - 1
+                if k >= 0 and memory_ends[k] > data:
+                    return j, missing
+            table[j, 1] = data
     return -1, missing
 
 

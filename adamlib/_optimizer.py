@@ -24,6 +24,7 @@ the table path again.
 
 from __future__ import annotations
 
+import math
 import operator
 import weakref
 from typing import NamedTuple
@@ -33,7 +34,7 @@ import numpy as np
 from ._batch import StepTable, header_reads, set_steps
 from ._kernels import nonfinite_count
 from ._params import MISSING, NOT_OPTIONS, as_groups, check_names, gradient_list, role, split_names
-from ._state import StateLayout, _set, _State
+from ._state import Arena, StateLayout, _set, _State
 from ._torch_format import from_torch_state_dict, is_torch_format
 from ._validation import MemoryMap, NonFiniteGradientError, check_array, check_flag, describe
 
@@ -534,12 +535,16 @@ class Optimizer:
             for param in group["params"]:
                 index_of[id(param)] = index
                 index += 1
+        layout = self._state_layout
+        fresh = [work[w][1:3] for w in stale if states.get(index_of[id(work[w][2])]) is None]
+        arena = Arena([math.prod(shape) * param.itemsize for group, param in fresh
+                       for shape in layout.new_shapes(group, param).values()])
         for w in stale:
             g_index, group, param = work[w][:3]
             index = index_of[id(param)]
             state = states.get(index)
-            additions[w] = (self._state_layout.new(group, param) if state is None else
-                            self._state_layout.check(state, index, g_index, group, param, type(self).__name__))
+            additions[w] = (layout.new(group, param, arena.zeros) if state is None else
+                            layout.check(state, index, g_index, group, param, type(self).__name__))
         memory = self._memory_map(params, states)  # entries the user replaced must not overlap
         for item in work:
             shared = memory.overlapping(item[3])
@@ -641,6 +646,9 @@ class Optimizer:
             for saved_index, param in zip(saved["params"], new["params"]):
                 owner[saved_index] = (len(owner), g_index, new, param)
         states, layout = {}, self._state_layout
+        arena = Arena([math.prod(shape) * owner[saved_index][3].itemsize
+                       for saved_index, saved_state in state_dict["state"].items() if saved_index in owner
+                       for key, shape in layout.shapes(owner[saved_index][3]).items() if key in saved_state])
         for saved_index, saved_state in state_dict["state"].items():
             if saved_index not in owner:
                 raise ValueError(f"state dict has state for parameter {saved_index}, which no group lists")
@@ -654,7 +662,8 @@ class Optimizer:
                             f"state[{i}][{key!r}] has shape {value.shape}, parameter {i} has shape {param.shape}"
                             + ("" if shapes[key] == param.shape else f" (so it must be {shapes[key]})")
                         )
-                    restored[key] = np.array(value, dtype=param.dtype, order="C", copy=True)
+                    restored[key] = arena.zeros(value.shape, param.dtype)
+                    restored[key][...] = value  # cast as torch casts a loaded state to its parameter's dtype
                 elif key == "step" and isinstance(value, (float, np.floating)) and float(value).is_integer():
                     restored[key] = int(value)
                 elif key in layout.scalars and key != "step":

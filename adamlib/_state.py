@@ -9,6 +9,7 @@ loaded from a state dict, one that met changed options — before a step uses it
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -101,17 +102,27 @@ class StateLayout(NamedTuple):
         """State key -> the view of each state array that the kernels take: flat, by default."""
         return {k: v.reshape(-1) for k, v in state.items() if isinstance(v, np.ndarray)}
 
-    def new(self, group: dict, param: np.ndarray) -> dict:
-        """The state of a parameter before its first step under ``group``'s options."""
+    def new_shapes(self, group: dict, param: np.ndarray) -> dict:
+        """State key -> shape of every buffer that :meth:`new` creates under ``group``'s options."""
+        return {key: shape for key, shape in self.shapes(param).items()
+                if key not in self.optional or self.optional[key].wanted(group)}
+
+    def new(self, group: dict, param: np.ndarray, zeros: Callable = np.zeros) -> dict:
+        """The state of a parameter before its first step under ``group``'s options, its
+        buffers made by ``zeros(shape, dtype)`` (an :class:`Arena`'s, or numpy's own)."""
         state = dict(self.scalars)
-        state.update((key, self._start(key, group, param, shape)) for key, shape in self.shapes(param).items()
-                     if key not in self.optional or self.optional[key].wanted(group))
+        state.update((key, self._start(key, group, param, shape, zeros))
+                     for key, shape in self.new_shapes(group, param).items())
         return state
 
-    def _start(self, key: str, group: dict, param: np.ndarray, shape: tuple) -> np.ndarray:
+    def _start(self, key: str, group: dict, param: np.ndarray, shape: tuple,
+               zeros: Callable = np.zeros) -> np.ndarray:
         """Buffer ``key`` of a new state, of ``shape``: zeros, or filled with the option :attr:`fill` names."""
+        buffer = zeros(shape, param.dtype)
         option = self.fill.get(key)
-        return np.zeros(shape, param.dtype) if option is None else np.full(shape, group[option], param.dtype)
+        if option is not None:
+            buffer.fill(group[option])
+        return buffer
 
     def check(self, state, index: int, g_index: int, group: dict, param: np.ndarray, owner: str) -> dict:
         """Check parameter ``index``'s existing state against ``group``; return the entries to add.
@@ -153,3 +164,40 @@ class StateLayout(NamedTuple):
                 )
             additions[key] = self._start(key, group, param, shapes[key])
         return additions
+
+
+class Arena:
+    """One block of zeroed memory from which the state buffers of many parameters are cut.
+
+    A step that creates the state of many parameters at once (the first step, a loaded state
+    dict) takes each buffer from here rather than from an allocation of its own, so that the
+    buffers lie one after the other, each at a cache-line boundary: a kernel passing from one
+    parameter's buffers to the next then keeps reading on in the same block, where separately
+    allocated buffers each start a new stream in memory. Each buffer is a view of the block,
+    which lives as long as any of them does.
+
+    ``nbytes`` lists the size of every buffer that :meth:`zeros` will be asked for.
+    """
+
+    ALIGNMENT = 64  # bytes: a cache line
+
+    def __init__(self, nbytes):
+        total = sum(map(self._padded, nbytes))
+        raw = np.zeros(total + self.ALIGNMENT, np.uint8)
+        start = -raw.__array_interface__["data"][0] % self.ALIGNMENT
+        self._block, self._offset = raw[start:start + total], 0
+
+    @classmethod
+    def _padded(cls, nbytes: int) -> int:
+        return -(-nbytes // cls.ALIGNMENT) * cls.ALIGNMENT
+
+    def zeros(self, shape: tuple, dtype) -> np.ndarray:
+        """The next zeroed buffer of ``shape`` and ``dtype``, cut from the block."""
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        end = self._offset + nbytes
+        if end > self._block.size:
+            raise RuntimeError(f"Arena: a buffer of {nbytes} bytes asked for beyond the {self._block.size} reserved")
+        buffer = self._block[self._offset:end].view(dtype).reshape(shape)
+        self._offset += self._padded(nbytes)
+        return buffer

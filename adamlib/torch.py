@@ -12,7 +12,8 @@ arguments, defaults, validation, ``param_groups``, ``state``, hooks, ``zero_grad
 ``state_dict()``/``load_state_dict()`` in torch's own format, so every learning-rate scheduler,
 ``torch.save`` checkpoint and wrapper built on ``torch.optim.Optimizer`` works unchanged. Only
 ``step`` differs: it runs adamlib's fused kernels on zero-copy numpy views of the parameters
-and of their ``.grad``.
+and of their ``.grad``; it calls torch's step hooks as torch does, but opens its profiler range
+(``Optimizer.step#<class>.step``) only while a profiler is on.
 
 How it works. An inner adamlib optimizer (:mod:`adamlib.optimizers`) holds numpy views of the
 parameters; ``self.state[p]`` holds tensors that share memory with the inner optimizer's state

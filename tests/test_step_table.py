@@ -314,3 +314,29 @@ def test_an_unknown_option_in_place_of_a_removed_name_list_is_refused():
     group["bogus"] = 1  # as many keys as before
     with pytest.raises(ValueError, match="unknown option 'bogus'"):
         opt.step([np.ones(2)])
+
+
+def test_new_and_loaded_state_buffers_lie_in_one_block():
+    """The first step (and a load) cuts every new state buffer from one block (adamlib._state.Arena):
+    disjoint views, each at a cache-line boundary, zeroed or filled as before."""
+    import adamlib
+
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal(n).astype(np.float32) for n in (3, 17, 64, 1)] + [np.zeros((2, 5))]
+    grads = [np.ones_like(p) for p in params]
+    for opt in (adamlib.Adam(params, amsgrad=True), adamlib.Adagrad(params, initial_accumulator_value=0.25)):
+        opt.step(grads)
+        buffers = [v for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray)]
+        blocks = {id(b.base.base if b.base.base is not None else b.base) for b in buffers}
+        assert len(blocks) == 1
+        assert all(b.__array_interface__["data"][0] % 64 == 0 for b in buffers)
+        assert not any(np.shares_memory(a, b) for i, a in enumerate(buffers) for b in buffers[i + 1:])
+        saved = opt.state_dict()
+        fresh = type(opt)([p.copy() for p in params])
+        fresh.load_state_dict(saved)
+        for i, s in fresh.state.items():
+            for k, v in s.items():
+                if isinstance(v, np.ndarray):
+                    np.testing.assert_array_equal(v, saved["state"][i][k])
+                    assert v.dtype == params[i].dtype and v.__array_interface__["data"][0] % 64 == 0
+    np.testing.assert_array_equal(opt.state[3]["sum"], 0.25 + 1.0)
