@@ -245,8 +245,8 @@ class _Watch:
             return None
 
     def publish(self) -> None:
-        """After a step that :meth:`views` vouched for (every parameter stepped): what
-        ``_KernelStep._publish`` does then."""
+        """After a step that :meth:`views` vouched for (every parameter stepped, every one
+        mirrored already): what ``_KernelStep._publish`` does then, from lists made once."""
         for holder, state, key in self.scalars:
             holder[()] = state[key]
         increment_version(self.params)
@@ -281,8 +281,8 @@ def _with_hooks(step):
     One difference: the range is opened only while a profiler is on
     (``torch.autograd.profiler._is_profiler_enabled``, the flag torch's own compiled code checks
     before it records a range). Opening and closing it are two calls through torch's dispatcher:
-    after a step of a model that filled the caches, about 40 µs together, which torch's wrapper
-    pays at every step, profiled or not. Marked ``hooked``, so that ``Optimizer.__init__`` does
+    measured in interleaved rounds, after steps that filled the caches, 40–50 µs together, which
+    torch's wrapper pays at every step, profiled or not. Marked ``hooked``, so that ``Optimizer.__init__`` does
     not wrap it again.
     """
     @functools.wraps(step)
