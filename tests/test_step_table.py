@@ -249,6 +249,35 @@ def test_set_in_each_writes_through_the_c_api_as_dict_setitem_does():
     assert __import__("sys").getrefcount(value) == before + 3
 
 
+def test_a_prefetch_is_a_hint_that_never_faults_and_changes_nothing():
+    import numba
+
+    @numba.njit
+    def prefetch_all(addresses):
+        for address in addresses:
+            _batch._prefetch(address)
+        return addresses.shape[0]
+
+    data = np.arange(100.0)
+    # an array, address 0, an odd address and one far outside the process's memory
+    addresses = np.array([data.ctypes.data, 0, 12345, 2**47 - 64], np.int64)
+    assert prefetch_all(addresses) == 4
+    np.testing.assert_array_equal(data, np.arange(100.0))
+
+
+def test_a_batched_kernels_name_follows_the_source_of_its_template():
+    # Numba's disk cache checks the kernel's own file, not _batch.py where the template lives:
+    # the name carries a digest of _batch.py, so an edit there cannot reuse a stale kernel.
+    import hashlib
+    from pathlib import Path
+
+    from adamlib._kernels import adam
+
+    digest = hashlib.sha256(Path(_batch.__file__).read_text(encoding="utf-8").encode()).hexdigest()[:12]
+    assert _batch._SOURCE_DIGEST == digest
+    assert _batch.batched(adam).parallel.py_func.__name__ == f"batched_adam_{digest}"
+
+
 def test_an_array_moved_to_another_group_takes_that_groups_options():
     a, b, c = np.zeros(2), np.zeros(2), np.zeros(2)
     opt = adamlib.SGD([{"params": [a, b], "lr": 0.5}, {"params": [c], "lr": 0.0}])
