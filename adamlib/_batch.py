@@ -380,7 +380,7 @@ def batched(one: kernel) -> kernel:
     that editing that file (the kernel) also invalidates the cached batched kernel, which has
     ``k`` compiled into it. Numba checks that one file only, while the template and
     :func:`_view` live in this one: the compiled function's name carries a digest of this
-    module's source (:data:`_SOURCE_DIGEST`), so that editing them names a new cache entry
+    module's source (:func:`_source_digest`), so that editing them names a new cache entry
     instead of reusing a stale one.
     """
     arity = len(inspect.signature(one.py_func).parameters) - len(one.scalars._fields)
@@ -389,24 +389,24 @@ def batched(one: kernel) -> kernel:
     views = ", ".join(f"view(table[row, {k}], offset, n, like)" for k in range(arity))
     names = [f"s{k}" for k in range(len(one.scalars._fields))]
     casts = "; ".join(f"{name} = in_dtype(scalars[{k}], like)" for k, name in enumerate(names))
+    digest = _source_digest()
     source = _TEMPLATE.format(name=one.__name__, views=views, casts=casts, names=", ".join(names),
-                             digest=_SOURCE_DIGEST)
+                             digest=digest)
     namespace = {"prange": prange, "kernel": one.serial, "view": _view, "in_dtype": in_dtype,
                  "__name__": one.py_func.__module__}
     exec(compile(source, inspect.getfile(one.py_func), "exec"), namespace)
-    return kernel(namespace[f"batched_{one.__name__}_{_SOURCE_DIGEST}"])
+    return kernel(namespace[f"batched_{one.__name__}_{digest}"])
 
 
+@functools.lru_cache(maxsize=None)
 def _source_digest() -> str:
+    """A digest of this module's source, part of each batched kernel's name (see :func:`batched`);
+    computed at the first step that needs a batched kernel, not at import."""
     try:
         source = inspect.getsource(sys.modules[__name__])
     except (OSError, TypeError):  # no source to read (a frozen or zipped install): the template alone
         source = _TEMPLATE
     return hashlib.sha256(source.encode()).hexdigest()[:12]
-
-
-_SOURCE_DIGEST = _source_digest()
-"""A digest of this module's source, part of each batched kernel's name (see :func:`batched`)."""
 
 
 class Batch:
